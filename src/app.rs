@@ -1,0 +1,150 @@
+//! The HTTP surface: `/graphql`, `/playground`, `/healthz`, all on one axum router.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::{
+    graphql::{self, GatewaySchema},
+    state::Gateway,
+};
+
+/// What the router's handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub gateway: Arc<Gateway>,
+    pub schema: GatewaySchema,
+    /// A token the playground pre-fills (demo only).
+    pub playground_token: Option<String>,
+}
+
+/// Where the built playground lives (`npm --prefix playground run build`).
+pub fn playground_dir() -> PathBuf {
+    std::env::var_os("GATEWAY_PLAYGROUND_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("playground/dist"))
+}
+
+pub fn router(gateway: Arc<Gateway>, playground_token: Option<String>) -> Router {
+    let state = AppState {
+        schema: graphql::build(Some(gateway.clone())),
+        gateway,
+        playground_token,
+    };
+    Router::new()
+        .route("/graphql", get(playground).post(graphql_handler))
+        .route("/playground", get(playground))
+        .route("/playground/", get(playground))
+        .route("/playground/config.json", get(playground_config))
+        .route("/playground/{file}", get(playground_asset))
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .with_state(state)
+}
+
+/// Every GraphQL request needs a valid client token: without one the answer is HTTP 401, before
+/// any resolver (or upstream call) runs.
+async fn graphql_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match state.gateway.auth.verify_header(authorization) {
+        Ok(principal) => {
+            let response: GraphQLResponse = state
+                .schema
+                .execute(request.into_inner().data(principal))
+                .await
+                .into();
+            response.into_response()
+        }
+        Err(e) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"errors": [{
+                "message": e.to_string(),
+                "extensions": {"code": "UNAUTHENTICATED"}
+            }]})),
+        )
+            .into_response(),
+    }
+}
+
+async fn playground() -> Response {
+    let index = playground_dir().join("index.html");
+    match tokio::fs::read_to_string(&index).await {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(format!(
+                "<h1>Playground not built</h1><p>{} is missing. Build it with \
+                 <code>npm --prefix playground ci &amp;&amp; npm --prefix playground run build</code> \
+                 (or set GATEWAY_PLAYGROUND_DIR).</p>",
+                index.display()
+            )),
+        )
+            .into_response(),
+    }
+}
+
+/// The bundle's own files (`app.js`, `app.css`, ...), by plain file name only.
+async fn playground_asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let safe = !file.is_empty()
+        && file
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && !file.starts_with('.');
+    if !safe {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let content_type = match file.rsplit('.').next() {
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("woff2") => "font/woff2",
+        Some("map") => "application/json",
+        _ => "application/octet-stream",
+    };
+    match tokio::fs::read(playground_dir().join(&file)).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn playground_config(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "endpoint": "/graphql",
+        "subscriptionEndpoint": "/graphql",
+        "token": state.playground_token,
+    }))
+}
+
+/// Binds `addr` (port 0 picks a free port) and serves until the process ends or `shutdown` fires.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds an address, with an error naming it.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}

@@ -1,0 +1,50 @@
+//! Typed HTTP clients of the two systems of record.
+//!
+//! Written from the official specs and FACTS.md alone; nothing here imports `crate::sim`.
+
+pub mod baserow;
+pub mod ghl;
+mod retry;
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+pub use retry::RetryPolicy;
+
+/// Upstream calls made, by system and operation (e.g. `("ghl", "getContact")`), so tests and
+/// benchmarks can check how many calls a query cost.
+#[derive(Clone, Default)]
+pub struct CallCounter {
+    counts: Arc<Mutex<BTreeMap<(&'static str, &'static str), u64>>>,
+}
+
+impl CallCounter {
+    pub fn record(&self, system: &'static str, operation: &'static str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry((system, operation)).or_default() += 1;
+    }
+
+    /// Total calls made to `system`.
+    pub fn total(&self, system: &str) -> u64 {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .iter()
+            .filter(|((s, _), _)| *s == system)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .iter()
+            .map(|((s, o), n)| (format!("{s}.{o}"), *n))
+            .collect()
+    }
+
+    pub fn reset(&self) {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}

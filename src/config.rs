@@ -1,0 +1,335 @@
+//! One typed configuration: a TOML file, overridden by `GATEWAY_SECTION__KEY` environment variables.
+//!
+//! Secrets are `SecretString`s: their `Debug` prints `[REDACTED]`, so a config can be logged or shown
+//! in an error without leaking a token.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    pub ghl: GhlConfig,
+    pub baserow: BaserowConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP server binds to.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// How client tokens (JWTs) are verified.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 secret shared with whoever mints client tokens (`ghl-baserow-gateway token`).
+    pub jwt_secret: SecretString,
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    #[serde(default = "default_audience")]
+    pub audience: String,
+}
+
+pub fn default_issuer() -> String {
+    "ghl-baserow-gateway".into()
+}
+
+pub fn default_audience() -> String {
+    "ghl-baserow-gateway".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://path/to/file.db` (created when missing).
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: default_store_url(),
+        }
+    }
+}
+
+fn default_store_url() -> String {
+    "sqlite://gateway.db".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GhlConfig {
+    #[serde(default = "default_ghl_url")]
+    pub base_url: Url,
+    /// The sub-account (location) every call is scoped to.
+    pub location_id: String,
+    /// A Private Integration Token for the location.
+    pub token: SecretString,
+    /// Per-call timeout.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_ghl_url() -> Url {
+    Url::parse("https://services.leadconnectorhq.com").expect("constant URL parses")
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaserowConfig {
+    #[serde(default = "default_baserow_url")]
+    pub base_url: Url,
+    /// A database token with create/read/update/delete on the four tables.
+    pub token: SecretString,
+    pub tables: BaserowTables,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_baserow_url() -> Url {
+    Url::parse("https://api.baserow.io").expect("constant URL parses")
+}
+
+/// Table ids of the four tables `baserow init` creates.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BaserowTables {
+    pub contacts: u64,
+    pub tasks: u64,
+    pub notes: u64,
+    pub businesses: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// How long an upstream record is served from memory before it is read again.
+    #[serde(default = "default_ttl_secs")]
+    pub ttl_secs: u64,
+    /// Entries kept per record type.
+    #[serde(default = "default_max_entries")]
+    pub max_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: default_ttl_secs(),
+            max_entries: default_max_entries(),
+        }
+    }
+}
+
+fn default_ttl_secs() -> u64 {
+    30
+}
+
+fn default_max_entries() -> u64 {
+    10_000
+}
+
+impl CacheConfig {
+    pub fn ttl(&self) -> Duration {
+        Duration::from_secs(self.ttl_secs)
+    }
+}
+
+/// A configuration that cannot be used, with the setting it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} not found")]
+    Missing { path: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Environment variables override the file: `GATEWAY_GHL__TOKEN` sets `ghl.token`.
+pub const ENV_PREFIX: &str = "GATEWAY_";
+
+impl Config {
+    /// Reads `path`, applies environment overrides and checks every setting.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        if !path.exists() {
+            return Err(ConfigError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        // Only sectioned variables (`GATEWAY_GHL__TOKEN`) are settings; others such as
+        // `GATEWAY_LOG_FORMAT` configure the process and are not part of the file's schema.
+        let env = Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .filter(|key| key.as_str().contains('.'));
+        Self::from_figment(Figment::new().merge(Toml::file_exact(path)).merge(env))
+    }
+
+    /// Parses a TOML document as it is, without environment overrides (tests and `demo`).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::new().merge(Toml::string(text)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let figment = figment.join(Serialized::default("server", ServerConfig::default()));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        use secrecy::ExposeSecret;
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.auth.jwt_secret.expose_secret().len() < 32 {
+            return invalid("auth.jwt_secret must be at least 32 characters");
+        }
+        if self.ghl.location_id.trim().is_empty() {
+            return invalid("ghl.location_id must not be empty");
+        }
+        if self.ghl.token.expose_secret().trim().is_empty() {
+            return invalid("ghl.token must not be empty");
+        }
+        if self.baserow.token.expose_secret().trim().is_empty() {
+            return invalid("baserow.token must not be empty");
+        }
+        let t = self.baserow.tables;
+        for (name, id) in [
+            ("contacts", t.contacts),
+            ("tasks", t.tasks),
+            ("notes", t.notes),
+            ("businesses", t.businesses),
+        ] {
+            if id == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "baserow.tables.{name} must be a table id (run `ghl-baserow-gateway baserow init`)"
+                )));
+            }
+        }
+        if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres")) {
+            return invalid("store.url must start with sqlite:// or postgres://");
+        }
+        Ok(())
+    }
+}
+
+/// Figment's messages name the key (`missing field `token` for key "ghl"`); every error is kept, but
+/// a value is never echoed, since it may be a secret.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let what = match &e.kind {
+                figment::error::Kind::InvalidType(actual, expected) => {
+                    format!("expected {expected}, found {actual}")
+                }
+                figment::error::Kind::InvalidValue(_, expected) => {
+                    format!("invalid value, expected {expected}")
+                }
+                other => other.to_string(),
+            };
+            if key.is_empty() {
+                what
+            } else {
+                format!("{key}: {what}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+        [auth]
+        jwt_secret = "0123456789abcdef0123456789abcdef"
+        [ghl]
+        location_id = "loc1"
+        token = "pit-secret-token"
+        [baserow]
+        token = "db-secret-token"
+        tables = { contacts = 1, tasks = 2, notes = 3, businesses = 4 }
+    "#;
+
+    #[test]
+    fn a_minimal_file_gets_defaults() {
+        let config = Config::from_toml(VALID).unwrap();
+        assert_eq!(config.server.listen.port(), 8080);
+        assert_eq!(config.ghl.base_url.as_str(), "https://services.leadconnectorhq.com/");
+        assert_eq!(config.cache.ttl_secs, 30);
+    }
+
+    #[test]
+    fn a_missing_setting_is_named() {
+        let text = VALID.replace("location_id = \"loc1\"", "");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("location_id"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_without_the_value() {
+        let text = VALID.replace("contacts = 1", "contacts = \"people\"");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("baserow.tables.contacts"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_setting_is_refused() {
+        let text = format!("{VALID}\n[cache]\nttl = 5\n");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("ttl"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = Config::from_toml(VALID).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("pit-secret-token"));
+        assert!(!shown.contains("db-secret-token"));
+        assert!(!shown.contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let text = VALID.replace("0123456789abcdef0123456789abcdef", "short");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+    }
+}

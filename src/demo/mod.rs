@@ -1,0 +1,202 @@
+//! `demo`: the whole product on embedded simulators, with seeded data and an SQLite store.
+
+mod seed;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use secrecy::SecretString;
+
+use crate::{
+    auth::{Scope, TokenAuthority},
+    backends::baserow::provision::{ProvisionRequest, provision},
+    config::{self, Config},
+    sim::{
+        baserow::{BaserowSim, BaserowSimConfig},
+        ghl::{GhlSim, GhlSimConfig},
+    },
+    state::Gateway,
+};
+
+/// The file in the data directory holding the demo's JWT secret (kept across runs, so tokens
+/// minted with `token --data-dir` stay valid).
+pub const SECRET_FILE: &str = "jwt-secret";
+
+/// A running demo: both simulators and a gateway wired to them.
+pub struct Demo {
+    pub gateway: Arc<Gateway>,
+    pub ghl: GhlSim,
+    pub baserow: BaserowSim,
+    /// A full-scope client token for the gateway.
+    pub token: String,
+}
+
+/// Reads the data directory's secret, creating it (readable by the owner only) on first use.
+pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
+    let path = data_dir.join(SECRET_FILE);
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        let secret = secret.trim().to_string();
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "{} is damaged (shorter than 32 characters); delete it to make a new one",
+            path.display()
+        );
+        return Ok(SecretString::from(secret));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let secret = random_string(48);
+    write_private(&path, &secret)?;
+    Ok(SecretString::from(secret))
+}
+
+/// Reads an existing secret without creating one (for `token --data-dir`).
+pub fn read_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
+    let path = data_dir.join(SECRET_FILE);
+    let secret = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no demo secret at {}: run `ghl-baserow-gateway demo --data-dir {}` first",
+            path.display(),
+            data_dir.display()
+        )
+    })?;
+    Ok(SecretString::from(secret.trim().to_string()))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+pub fn random_string(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// The token authority the demo's gateway uses (the default issuer and audience).
+pub fn authority(secret: &SecretString) -> TokenAuthority {
+    TokenAuthority::from_secret(secret, &config::default_issuer(), &config::default_audience())
+}
+
+/// Starts both simulators, provisions Baserow through its admin API, seeds both systems, and
+/// builds a gateway over them. The store starts empty each run: the simulators keep nothing.
+pub async fn start(data_dir: &Path, seed_data: bool) -> anyhow::Result<Demo> {
+    let secret = load_or_create_secret(data_dir)?;
+    let db_path = data_dir.join("gateway.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db_path.clone().into_os_string();
+        path.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(path));
+    }
+
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let ghl = GhlSim::start(loopback, GhlSimConfig::default().with_generated_tokens()).await?;
+    let admin_email = "admin@demo.local".to_string();
+    let admin_password = random_string(24);
+    let baserow = BaserowSim::start(
+        loopback,
+        BaserowSimConfig {
+            admin_email: admin_email.clone(),
+            admin_password: admin_password.clone(),
+            ..BaserowSimConfig::default()
+        },
+    )
+    .await?;
+
+    let provisioned = provision(&ProvisionRequest {
+        base_url: baserow.base_url().parse()?,
+        email: admin_email,
+        password: SecretString::from(admin_password),
+        workspace: "Demo".into(),
+        database: "CRM".into(),
+    })
+    .await
+    .context("provisioning the simulated Baserow")?;
+
+    let ghl_token = full_scope_token(&ghl)?;
+    let config = demo_config(
+        &secret,
+        &db_path,
+        &ghl,
+        &ghl_token,
+        &baserow,
+        &provisioned,
+    )?;
+    let gateway = Gateway::build(config).await?;
+    if seed_data {
+        seed::seed(&gateway, &ghl).await.context("seeding the demo data")?;
+    }
+    let token = authority(&secret).mint(
+        "demo",
+        &Scope::ALL,
+        Duration::from_secs(30 * 24 * 3600),
+    )?;
+    Ok(Demo {
+        gateway,
+        ghl,
+        baserow,
+        token,
+    })
+}
+
+fn full_scope_token(ghl: &GhlSim) -> anyhow::Result<String> {
+    ghl.tokens()
+        .iter()
+        .find(|(_, scopes)| scopes.iter().any(|s| s == "contacts.write"))
+        .map(|(token, _)| token.clone())
+        .context("the GHL simulator issued no write token")
+}
+
+fn demo_config(
+    secret: &SecretString,
+    db_path: &Path,
+    ghl: &GhlSim,
+    ghl_token: &str,
+    baserow: &BaserowSim,
+    provisioned: &crate::backends::baserow::provision::Provisioned,
+) -> anyhow::Result<Config> {
+    use secrecy::ExposeSecret;
+    let t = provisioned.tables;
+    let text = format!(
+        r#"
+        [auth]
+        jwt_secret = {secret:?}
+        [store]
+        url = {store:?}
+        [ghl]
+        base_url = {ghl_url:?}
+        location_id = {location:?}
+        token = {ghl_token:?}
+        [baserow]
+        base_url = {baserow_url:?}
+        token = {baserow_token:?}
+        tables = {{ contacts = {c}, tasks = {ta}, notes = {n}, businesses = {b} }}
+        "#,
+        secret = secret.expose_secret(),
+        store = format!("sqlite://{}", db_path.display()),
+        ghl_url = ghl.base_url(),
+        location = ghl.location_id(),
+        baserow_url = baserow.base_url(),
+        baserow_token = provisioned.token.expose_secret(),
+        c = t.contacts,
+        ta = t.tasks,
+        n = t.notes,
+        b = t.businesses,
+    );
+    Ok(Config::from_toml(&text)?)
+}

@@ -1,0 +1,221 @@
+//! `Task` and `Note`: a contact's children, read from both systems and paired by their links.
+
+use std::collections::HashMap;
+
+use async_graphql::{ID, Object, Result};
+
+use super::{
+    errors, ids,
+    loaders::{BaserowNotesKey, BaserowTasksKey, GhlNotesKey, GhlTasksKey},
+};
+use crate::{
+    domain::{NoteRecord, TaskRecord, merge},
+    state::Gateway,
+    store::{EntityKind, Link},
+};
+
+pub struct Task(pub TaskRecord);
+
+/// A task on a contact.
+#[Object]
+impl Task {
+    async fn id(&self) -> ID {
+        ids::encode(EntityKind::Task, self.0.link.id)
+    }
+
+    async fn ghl_id(&self) -> Option<&str> {
+        self.0.link.ghl_id.as_deref()
+    }
+
+    async fn baserow_row_id(&self) -> Option<i64> {
+        self.0.link.baserow_row_id
+    }
+
+    async fn title(&self) -> Option<String> {
+        merge::text(
+            self.0.ghl.as_ref().and_then(|t| t.title.as_deref()),
+            self.0.baserow.as_ref().and_then(|r| r.title.as_deref()),
+        )
+    }
+
+    async fn body(&self) -> Option<String> {
+        merge::text(
+            self.0.ghl.as_ref().and_then(|t| t.body.as_deref()),
+            self.0.baserow.as_ref().and_then(|r| r.body.as_deref()),
+        )
+    }
+
+    /// Due date and time (ISO 8601).
+    async fn due_date(&self) -> Option<String> {
+        merge::text(
+            self.0.ghl.as_ref().and_then(|t| t.due_date.as_deref()),
+            self.0.baserow.as_ref().and_then(|r| r.due_date.as_deref()),
+        )
+    }
+
+    async fn completed(&self) -> bool {
+        match (&self.0.ghl, &self.0.baserow) {
+            (Some(t), _) => t.completed,
+            (None, Some(r)) => r.completed,
+            (None, None) => false,
+        }
+    }
+}
+
+pub struct Note(pub NoteRecord);
+
+/// A note on a contact.
+#[Object]
+impl Note {
+    async fn id(&self) -> ID {
+        ids::encode(EntityKind::Note, self.0.link.id)
+    }
+
+    async fn ghl_id(&self) -> Option<&str> {
+        self.0.link.ghl_id.as_deref()
+    }
+
+    async fn baserow_row_id(&self) -> Option<i64> {
+        self.0.link.baserow_row_id
+    }
+
+    async fn body(&self) -> Option<String> {
+        merge::text(
+            self.0.ghl.as_ref().and_then(|n| n.body.as_deref()),
+            self.0.baserow.as_ref().and_then(|r| r.body.as_deref()),
+        )
+    }
+
+    /// When the note was written (ISO 8601).
+    async fn created_at(&self) -> Option<String> {
+        merge::text(
+            self.0.ghl.as_ref().and_then(|n| n.date_added.as_deref()),
+            self.0.baserow.as_ref().and_then(|r| r.created_on.as_deref()),
+        )
+    }
+}
+
+/// A child record as each side lists it: its own id and, for Baserow rows, the GHL id it names.
+trait Side {
+    fn ghl_id(&self) -> Option<&str>;
+}
+
+impl Side for crate::backends::baserow::TaskRow {
+    fn ghl_id(&self) -> Option<&str> {
+        merge::present(self.ghl_id.as_deref())
+    }
+}
+
+impl Side for crate::backends::baserow::NoteRow {
+    fn ghl_id(&self) -> Option<&str> {
+        merge::present(self.ghl_id.as_deref())
+    }
+}
+
+/// Pairs a parent's children from both sides into linked records. The store's links decide;
+/// a Baserow row naming a GHL id is the hint for records not linked yet; anything else becomes a
+/// one-sided record with a link of its own, so it is addressable too.
+async fn pair<G: Clone, B: Side + Clone>(
+    gateway: &Gateway,
+    kind: EntityKind,
+    parent: &Link,
+    ghl: Vec<(String, G)>,
+    baserow: Vec<(i64, B)>,
+) -> Result<Vec<(Link, Option<G>, Option<B>)>> {
+    let hinted: HashMap<&str, i64> = baserow
+        .iter()
+        .filter_map(|(row_id, row)| row.ghl_id().map(|g| (g, *row_id)))
+        .collect();
+    let mut candidates = Vec::with_capacity(ghl.len() + baserow.len());
+    for (ghl_id, _) in &ghl {
+        let mut link = Link::new(kind);
+        link.ghl_id = Some(ghl_id.clone());
+        link.baserow_row_id = hinted.get(ghl_id.as_str()).copied();
+        link.parent_id = Some(parent.id);
+        candidates.push(link);
+    }
+    for (row_id, _) in &baserow {
+        let mut link = Link::new(kind);
+        link.baserow_row_id = Some(*row_id);
+        link.parent_id = Some(parent.id);
+        candidates.push(link);
+    }
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let links = gateway
+        .store
+        .ensure_links(&candidates)
+        .await
+        .map_err(|e| errors::store(&e))?;
+    let ghl: HashMap<String, G> = ghl.into_iter().collect();
+    let baserow: HashMap<i64, B> = baserow.into_iter().collect();
+    let mut seen = std::collections::HashSet::new();
+    Ok(links
+        .into_iter()
+        .filter(|l| seen.insert(l.id))
+        .map(|link| {
+            let g = link.ghl_id.as_ref().and_then(|id| ghl.get(id).cloned());
+            let b = link.baserow_row_id.and_then(|id| baserow.get(&id).cloned());
+            (link, g, b)
+        })
+        .collect())
+}
+
+pub async fn load_tasks(gateway: &Gateway, parent: &Link) -> Result<Vec<Task>> {
+    let (ghl, baserow) = futures::try_join!(
+        async {
+            match &parent.ghl_id {
+                Some(id) => gateway.loader.load_one(GhlTasksKey(id.clone())).await,
+                None => Ok(None),
+            }
+        },
+        async {
+            match parent.baserow_row_id {
+                Some(id) => gateway.loader.load_one(BaserowTasksKey(id)).await,
+                None => Ok(None),
+            }
+        },
+    )
+    .map_err(|e| errors::upstream(&e))?;
+    let ghl = ghl
+        .map(|tasks| tasks.iter().map(|t| (t.id.clone(), t.clone())).collect())
+        .unwrap_or_default();
+    let baserow = baserow
+        .map(|rows| rows.iter().map(|r| (r.id, r.clone())).collect())
+        .unwrap_or_default();
+    let paired = pair(gateway, EntityKind::Task, parent, ghl, baserow).await?;
+    Ok(paired
+        .into_iter()
+        .map(|(link, ghl, baserow)| Task(TaskRecord { link, ghl, baserow }))
+        .collect())
+}
+
+pub async fn load_notes(gateway: &Gateway, parent: &Link) -> Result<Vec<Note>> {
+    let (ghl, baserow) = futures::try_join!(
+        async {
+            match &parent.ghl_id {
+                Some(id) => gateway.loader.load_one(GhlNotesKey(id.clone())).await,
+                None => Ok(None),
+            }
+        },
+        async {
+            match parent.baserow_row_id {
+                Some(id) => gateway.loader.load_one(BaserowNotesKey(id)).await,
+                None => Ok(None),
+            }
+        },
+    )
+    .map_err(|e| errors::upstream(&e))?;
+    let ghl = ghl
+        .map(|notes| notes.iter().map(|n| (n.id.clone(), n.clone())).collect())
+        .unwrap_or_default();
+    let baserow = baserow
+        .map(|rows| rows.iter().map(|r| (r.id, r.clone())).collect())
+        .unwrap_or_default();
+    let paired = pair(gateway, EntityKind::Note, parent, ghl, baserow).await?;
+    Ok(paired
+        .into_iter()
+        .map(|(link, ghl, baserow)| Note(NoteRecord { link, ghl, baserow }))
+        .collect())
+}

@@ -1,0 +1,257 @@
+//! One loader per upstream lookup, batching the keys a query asks for at the same time and
+//! serving repeats from a moka cache shared by every request.
+//!
+//! async-graphql's own `DataLoader` is used rather than the `dataloader` crate: it is built into
+//! the executor the schema runs on, batches per key type on one loader struct, and needs no
+//! second runtime glue. Its per-loader cache is left off; moka holds the cross-request cache so
+//! entries expire (TTL), stay bounded, and can be invalidated by writes.
+
+use std::{collections::HashMap, hash::Hash, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use futures::future::try_join_all;
+use moka::future::Cache;
+
+use crate::{
+    backends::{
+        baserow::{self, BaserowClient, BaserowError, ContactRow, NoteRow, TaskRow, Table},
+        ghl::{self, GhlClient, GhlError},
+    },
+    config::CacheConfig,
+};
+
+/// A failed upstream load, cheap to clone to every waiter of a batch.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Ghl(#[from] GhlError),
+    #[error(transparent)]
+    Baserow(#[from] BaserowError),
+}
+
+/// A GHL contact by GHL id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GhlContactKey(pub String);
+/// The tasks of a GHL contact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GhlTasksKey(pub String);
+/// The notes of a GHL contact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GhlNotesKey(pub String);
+/// A Baserow contact row by row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BaserowContactKey(pub i64);
+/// The task rows linked to a Baserow contact row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BaserowTasksKey(pub i64);
+/// The note rows linked to a Baserow contact row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BaserowNotesKey(pub i64);
+
+/// The cross-request caches, one per record type.
+#[derive(Clone)]
+pub struct Caches {
+    pub ghl_contacts: Cache<GhlContactKey, Option<ghl::Contact>>,
+    pub ghl_tasks: Cache<GhlTasksKey, Arc<Vec<ghl::Task>>>,
+    pub ghl_notes: Cache<GhlNotesKey, Arc<Vec<ghl::Note>>>,
+    pub baserow_contacts: Cache<BaserowContactKey, Option<ContactRow>>,
+    pub baserow_tasks: Cache<BaserowTasksKey, Arc<Vec<TaskRow>>>,
+    pub baserow_notes: Cache<BaserowNotesKey, Arc<Vec<NoteRow>>>,
+}
+
+impl Caches {
+    pub fn new(config: &CacheConfig) -> Self {
+        fn cache<K, V>(config: &CacheConfig) -> Cache<K, V>
+        where
+            K: Hash + Eq + Send + Sync + 'static,
+            V: Clone + Send + Sync + 'static,
+        {
+            Cache::builder()
+                .max_capacity(config.max_entries)
+                .time_to_live(config.ttl())
+                .build()
+        }
+        Self {
+            ghl_contacts: cache(config),
+            ghl_tasks: cache(config),
+            ghl_notes: cache(config),
+            baserow_contacts: cache(config),
+            baserow_tasks: cache(config),
+            baserow_notes: cache(config),
+        }
+    }
+}
+
+/// Loads every upstream lookup; registered once with a shared `DataLoader`.
+pub struct UpstreamLoader {
+    pub ghl: GhlClient,
+    pub baserow: BaserowClient,
+    pub caches: Caches,
+}
+
+/// Serves cached keys, loads the rest with `fetch`, and caches what it loaded.
+async fn cached<K, V, F, Fut>(
+    cache: &Cache<K, V>,
+    keys: &[K],
+    fetch: F,
+) -> Result<HashMap<K, V>, LoadError>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: FnOnce(Vec<K>) -> Fut,
+    Fut: Future<Output = Result<HashMap<K, V>, LoadError>>,
+{
+    let mut found = HashMap::with_capacity(keys.len());
+    let mut missing = Vec::new();
+    for key in keys {
+        match cache.get(key).await {
+            Some(value) => {
+                found.insert(key.clone(), value);
+            }
+            None => missing.push(key.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        for (key, value) in fetch(missing).await? {
+            cache.insert(key.clone(), value.clone()).await;
+            found.insert(key, value);
+        }
+    }
+    Ok(found)
+}
+
+impl Loader<GhlContactKey> for UpstreamLoader {
+    type Value = Option<ghl::Contact>;
+    type Error = LoadError;
+
+    /// GHL has no batch read by id (FACTS.md), so each missing contact is one concurrent GET.
+    async fn load(&self, keys: &[GhlContactKey]) -> Result<HashMap<GhlContactKey, Self::Value>, LoadError> {
+        cached(&self.caches.ghl_contacts, keys, |missing| async move {
+            let found = try_join_all(missing.into_iter().map(|key| async move {
+                let contact = self.ghl.get_contact(&key.0).await?;
+                Ok::<_, LoadError>((key, contact))
+            }))
+            .await?;
+            Ok(found.into_iter().collect())
+        })
+        .await
+    }
+}
+
+impl Loader<GhlTasksKey> for UpstreamLoader {
+    type Value = Arc<Vec<ghl::Task>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[GhlTasksKey]) -> Result<HashMap<GhlTasksKey, Self::Value>, LoadError> {
+        cached(&self.caches.ghl_tasks, keys, |missing| async move {
+            let found = try_join_all(missing.into_iter().map(|key| async move {
+                let tasks = self.ghl.list_tasks(&key.0).await?;
+                Ok::<_, LoadError>((key, Arc::new(tasks)))
+            }))
+            .await?;
+            Ok(found.into_iter().collect())
+        })
+        .await
+    }
+}
+
+impl Loader<GhlNotesKey> for UpstreamLoader {
+    type Value = Arc<Vec<ghl::Note>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[GhlNotesKey]) -> Result<HashMap<GhlNotesKey, Self::Value>, LoadError> {
+        cached(&self.caches.ghl_notes, keys, |missing| async move {
+            let found = try_join_all(missing.into_iter().map(|key| async move {
+                let notes = self.ghl.list_notes(&key.0).await?;
+                Ok::<_, LoadError>((key, Arc::new(notes)))
+            }))
+            .await?;
+            Ok(found.into_iter().collect())
+        })
+        .await
+    }
+}
+
+impl Loader<BaserowContactKey> for UpstreamLoader {
+    type Value = Option<ContactRow>;
+    type Error = LoadError;
+
+    /// All missing rows in one filtered listing (per 50 ids).
+    async fn load(
+        &self,
+        keys: &[BaserowContactKey],
+    ) -> Result<HashMap<BaserowContactKey, Self::Value>, LoadError> {
+        cached(&self.caches.baserow_contacts, keys, |missing| async move {
+            let ids: Vec<i64> = missing.iter().map(|k| k.0).collect();
+            let rows: Vec<ContactRow> = self.baserow.rows_by_ids(Table::Contacts, &ids).await?;
+            let mut by_id: HashMap<i64, ContactRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+            Ok(missing
+                .into_iter()
+                .map(|k| (k, by_id.remove(&k.0)))
+                .collect())
+        })
+        .await
+    }
+}
+
+/// Children of many parent rows in one filtered listing, grouped by parent.
+async fn children_by_parent<T: serde::de::DeserializeOwned + Clone>(
+    client: &BaserowClient,
+    table: Table,
+    parents: &[i64],
+    links_of: impl Fn(&T) -> Vec<i64>,
+) -> Result<HashMap<i64, Vec<T>>, LoadError> {
+    let rows: Vec<T> = client
+        .rows_linked_to(table, baserow::schema::CONTACT_LINK_FIELD, parents)
+        .await?;
+    let mut grouped: HashMap<i64, Vec<T>> = parents.iter().map(|p| (*p, Vec::new())).collect();
+    for row in rows {
+        for parent in links_of(&row) {
+            if let Some(group) = grouped.get_mut(&parent) {
+                // A row linked to two requested parents belongs to both.
+                group.push(row.clone());
+            }
+        }
+    }
+    Ok(grouped)
+}
+
+impl Loader<BaserowTasksKey> for UpstreamLoader {
+    type Value = Arc<Vec<TaskRow>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[BaserowTasksKey]) -> Result<HashMap<BaserowTasksKey, Self::Value>, LoadError> {
+        cached(&self.caches.baserow_tasks, keys, |missing| async move {
+            let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
+            let grouped = children_by_parent(&self.baserow, Table::Tasks, &parents, |r: &TaskRow| {
+                r.contact.iter().map(|l| l.id).collect()
+            })
+            .await?;
+            Ok(grouped
+                .into_iter()
+                .map(|(p, rows)| (BaserowTasksKey(p), Arc::new(rows)))
+                .collect())
+        })
+        .await
+    }
+}
+
+impl Loader<BaserowNotesKey> for UpstreamLoader {
+    type Value = Arc<Vec<NoteRow>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[BaserowNotesKey]) -> Result<HashMap<BaserowNotesKey, Self::Value>, LoadError> {
+        cached(&self.caches.baserow_notes, keys, |missing| async move {
+            let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
+            let grouped = children_by_parent(&self.baserow, Table::Notes, &parents, |r: &NoteRow| {
+                r.contact.iter().map(|l| l.id).collect()
+            })
+            .await?;
+            Ok(grouped
+                .into_iter()
+                .map(|(p, rows)| (BaserowNotesKey(p), Arc::new(rows)))
+                .collect())
+        })
+        .await
+    }
+}

@@ -1,0 +1,44 @@
+//! The GraphQL schema: queries, mutations, their guards and limits.
+
+mod children;
+pub mod contact;
+mod errors;
+pub mod ids;
+pub mod loaders;
+mod mutation;
+mod operation;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use crate::state::Gateway;
+
+#[derive(MergedObject, Default)]
+pub struct Query(contact::ContactQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(mutation::ContactMutation);
+
+pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Deepest query accepted (contacts → edges → node → tasks → field is 5).
+pub const MAX_DEPTH: usize = 12;
+/// Largest query complexity accepted.
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// The schema with its limits; `gateway` is absent only when printing the SDL.
+pub fn build(gateway: Option<Arc<Gateway>>) -> GatewaySchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY);
+    if let Some(gateway) = gateway {
+        builder = builder.data(gateway);
+    }
+    builder.finish()
+}
+
+/// The SDL that `schema.graphql` holds and `ghl-baserow-gateway schema` prints.
+pub fn sdl() -> String {
+    build(None).sdl()
+}

@@ -1,0 +1,56 @@
+//! The services every request and background task shares.
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+
+use crate::{
+    auth::TokenAuthority,
+    backends::{CallCounter, baserow::BaserowClient, ghl::GhlClient},
+    config::Config,
+    graphql::loaders::{Caches, UpstreamLoader},
+    store::{self, Store},
+};
+
+/// Shared state: configuration, store, backend clients, loaders and caches.
+pub struct Gateway {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub ghl: GhlClient,
+    pub baserow: BaserowClient,
+    pub calls: CallCounter,
+    pub auth: TokenAuthority,
+    pub caches: Caches,
+    pub loader: DataLoader<UpstreamLoader>,
+}
+
+impl Gateway {
+    /// Opens the store and builds the clients; fails with a message naming what is wrong.
+    pub async fn build(config: Config) -> anyhow::Result<Arc<Self>> {
+        let store = store::connect(&config.store.url)
+            .await
+            .map_err(|e| anyhow::anyhow!("store.url: {e}"))?;
+        let calls = CallCounter::default();
+        let ghl = GhlClient::new(&config.ghl, calls.clone())?;
+        let baserow = BaserowClient::new(&config.baserow, calls.clone())?;
+        let caches = Caches::new(&config.cache);
+        let loader = DataLoader::new(
+            UpstreamLoader {
+                ghl: ghl.clone(),
+                baserow: baserow.clone(),
+                caches: caches.clone(),
+            },
+            tokio::spawn,
+        );
+        Ok(Arc::new(Self {
+            auth: TokenAuthority::new(&config.auth),
+            config,
+            store,
+            ghl,
+            baserow,
+            calls,
+            caches,
+            loader,
+        }))
+    }
+}

@@ -1,0 +1,231 @@
+//! The gateway's durable state behind one trait: identity links and the operation journal.
+//!
+//! SQLite is the embedded default; a PostgreSQL implementation joins behind the same trait for
+//! several replicas.
+
+mod sqlite;
+
+use std::{fmt, str::FromStr, sync::Arc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use sqlite::SqliteStore;
+
+/// What kind of entity a link identifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityKind {
+    Contact,
+    Task,
+    Note,
+    Business,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Contact => "contact",
+            EntityKind::Task => "task",
+            EntityKind::Note => "note",
+            EntityKind::Business => "business",
+        }
+    }
+}
+
+impl fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EntityKind {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "contact" => Ok(EntityKind::Contact),
+            "task" => Ok(EntityKind::Task),
+            "note" => Ok(EntityKind::Note),
+            "business" => Ok(EntityKind::Business),
+            other => Err(StoreError::Corrupt(format!("unknown entity kind {other:?}"))),
+        }
+    }
+}
+
+/// One entity's identity on both sides. Either side may be missing: a record seen on one side
+/// only is still addressable by its gateway id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub id: Uuid,
+    pub kind: EntityKind,
+    pub ghl_id: Option<String>,
+    pub baserow_row_id: Option<i64>,
+    pub parent_id: Option<Uuid>,
+}
+
+impl Link {
+    /// A new link with a fresh, time-ordered gateway id.
+    pub fn new(kind: EntityKind) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            kind,
+            ghl_id: None,
+            baserow_row_id: None,
+            parent_id: None,
+        }
+    }
+}
+
+/// Where one system stands in an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+/// Where a whole operation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OperationStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Compensated,
+}
+
+macro_rules! text_enum {
+    ($ty:ty { $($variant:ident = $text:literal),* $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),* }
+            }
+        }
+        impl FromStr for $ty {
+            type Err = StoreError;
+            fn from_str(s: &str) -> Result<Self, StoreError> {
+                match s {
+                    $($text => Ok(Self::$variant),)*
+                    other => Err(StoreError::Corrupt(format!(
+                        "unknown {} {other:?}", stringify!($ty)
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(Outcome { Pending = "PENDING", Succeeded = "SUCCEEDED", Failed = "FAILED" });
+text_enum!(OperationStatus {
+    Pending = "PENDING",
+    Succeeded = "SUCCEEDED",
+    Failed = "FAILED",
+    Compensated = "COMPENSATED",
+});
+
+/// A mutation as recorded in the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationRecord {
+    pub id: Uuid,
+    pub kind: String,
+    pub entity_id: Option<Uuid>,
+    pub input: serde_json::Value,
+    pub status: OperationStatus,
+    pub ghl: SideRecord,
+    pub baserow: SideRecord,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One system's outcome within an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideRecord {
+    pub outcome: Outcome,
+    pub error: Option<String>,
+}
+
+impl SideRecord {
+    pub fn pending() -> Self {
+        Self {
+            outcome: Outcome::Pending,
+            error: None,
+        }
+    }
+}
+
+impl OperationRecord {
+    pub fn new(kind: &str, entity_id: Option<Uuid>, input: serde_json::Value) -> Self {
+        let now = Utc::now();
+        Self {
+            id: Uuid::now_v7(),
+            kind: kind.to_string(),
+            entity_id,
+            input,
+            status: OperationStatus::Pending,
+            ghl: SideRecord::pending(),
+            baserow: SideRecord::pending(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("store migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("store holds unreadable data: {0}")]
+    Corrupt(String),
+    #[error("unsupported store url {0:?}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+}
+
+/// The durable state every part of the gateway shares.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn links_by_ids(&self, kind: EntityKind, ids: &[Uuid]) -> Result<Vec<Link>, StoreError>;
+    async fn links_by_ghl_ids(
+        &self,
+        kind: EntityKind,
+        ghl_ids: &[String],
+    ) -> Result<Vec<Link>, StoreError>;
+    async fn links_by_baserow_ids(
+        &self,
+        kind: EntityKind,
+        row_ids: &[i64],
+    ) -> Result<Vec<Link>, StoreError>;
+    /// Links of one kind in gateway-id order (creation order), after the given id.
+    async fn list_links(
+        &self,
+        kind: EntityKind,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Link>, StoreError>;
+    /// Records seen upstream get a link if they have none: a candidate matching an existing link by
+    /// either id fills in that link's missing side; any other candidate is inserted. Returns the
+    /// resulting links in the order of the candidates.
+    async fn ensure_links(&self, candidates: &[Link]) -> Result<Vec<Link>, StoreError>;
+    async fn insert_operation(&self, op: &OperationRecord) -> Result<(), StoreError>;
+    /// Saves the operation's outcomes and, in the same transaction, the link it established.
+    async fn save_operation(
+        &self,
+        op: &OperationRecord,
+        link: Option<&Link>,
+    ) -> Result<(), StoreError>;
+    async fn operation(&self, id: Uuid) -> Result<Option<OperationRecord>, StoreError>;
+}
+
+/// Opens the store a URL names, applying its migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}

@@ -1,0 +1,355 @@
+//! The embedded store: one SQLite file in WAL mode.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{
+    Row, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow},
+};
+use uuid::Uuid;
+
+use super::{
+    EntityKind, Link, OperationRecord, OperationStatus, Outcome, SideRecord, Store, StoreError,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// SQLite implementation of [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database at `url` and migrates it.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+const LINK_COLUMNS: &str = "id, kind, ghl_id, baserow_row_id, parent_id";
+
+fn link_from_row(row: &SqliteRow) -> Result<Link, StoreError> {
+    Ok(Link {
+        id: parse_uuid(row.try_get("id")?)?,
+        kind: EntityKind::from_str(row.try_get("kind")?)?,
+        ghl_id: row.try_get("ghl_id")?,
+        baserow_row_id: row.try_get("baserow_row_id")?,
+        parent_id: row
+            .try_get::<Option<String>, _>("parent_id")?
+            .map(|s| parse_uuid(&s))
+            .transpose()?,
+    })
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("bad id {s:?}: {e}")))
+}
+
+fn json_array<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+impl SqliteStore {
+    /// Links of `kind` whose `column` is in `values` (a JSON array), in no particular order.
+    async fn links_where_in(
+        &self,
+        kind: EntityKind,
+        column: &'static str,
+        values: String,
+    ) -> Result<Vec<Link>, StoreError> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE kind = ? AND {column} IN (SELECT value FROM json_each(?))"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kind.as_str())
+            .bind(values)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+}
+
+async fn find_link(
+    conn: &mut sqlx::SqliteConnection,
+    candidate: &Link,
+) -> Result<Option<Link>, StoreError> {
+    let sql = format!(
+        "SELECT {LINK_COLUMNS} FROM links WHERE kind = ? AND ((ghl_id IS NOT NULL AND ghl_id = ?) \
+         OR (baserow_row_id IS NOT NULL AND baserow_row_id = ?)) ORDER BY id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(candidate.kind.as_str())
+        .bind(&candidate.ghl_id)
+        .bind(candidate.baserow_row_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(link_from_row).transpose()
+}
+
+async fn upsert_link(conn: &mut sqlx::SqliteConnection, link: &Link) -> Result<(), StoreError> {
+    let now = Utc::now().to_rfc3339();
+    sqlx::query(
+        "INSERT INTO links (id, kind, ghl_id, baserow_row_id, parent_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET ghl_id = excluded.ghl_id,
+             baserow_row_id = excluded.baserow_row_id, parent_id = excluded.parent_id,
+             updated_at = excluded.updated_at",
+    )
+    .bind(link.id.to_string())
+    .bind(link.kind.as_str())
+    .bind(&link.ghl_id)
+    .bind(link.baserow_row_id)
+    .bind(link.parent_id.map(|p| p.to_string()))
+    .bind(&now)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn links_by_ids(&self, kind: EntityKind, ids: &[Uuid]) -> Result<Vec<Link>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        self.links_where_in(kind, "id", json_array(&ids)).await
+    }
+
+    async fn links_by_ghl_ids(
+        &self,
+        kind: EntityKind,
+        ghl_ids: &[String],
+    ) -> Result<Vec<Link>, StoreError> {
+        self.links_where_in(kind, "ghl_id", json_array(ghl_ids))
+            .await
+    }
+
+    async fn links_by_baserow_ids(
+        &self,
+        kind: EntityKind,
+        row_ids: &[i64],
+    ) -> Result<Vec<Link>, StoreError> {
+        self.links_where_in(kind, "baserow_row_id", json_array(row_ids))
+            .await
+    }
+
+    async fn list_links(
+        &self,
+        kind: EntityKind,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Link>, StoreError> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE kind = ? AND id > ? ORDER BY id LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kind.as_str())
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    async fn ensure_links(&self, candidates: &[Link]) -> Result<Vec<Link>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let link = match find_link(&mut tx, candidate).await? {
+                Some(mut existing) => {
+                    let before = existing.clone();
+                    existing.ghl_id = existing.ghl_id.or_else(|| candidate.ghl_id.clone());
+                    existing.baserow_row_id = existing.baserow_row_id.or(candidate.baserow_row_id);
+                    existing.parent_id = existing.parent_id.or(candidate.parent_id);
+                    if existing != before {
+                        upsert_link(&mut tx, &existing).await?;
+                    }
+                    existing
+                }
+                None => {
+                    upsert_link(&mut tx, candidate).await?;
+                    candidate.clone()
+                }
+            };
+            out.push(link);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn insert_operation(&self, op: &OperationRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO operations (id, kind, entity_id, input, status, ghl_outcome, ghl_error,
+                 baserow_outcome, baserow_error, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(op.id.to_string())
+        .bind(&op.kind)
+        .bind(op.entity_id.map(|e| e.to_string()))
+        .bind(op.input.to_string())
+        .bind(op.status.as_str())
+        .bind(op.ghl.outcome.as_str())
+        .bind(&op.ghl.error)
+        .bind(op.baserow.outcome.as_str())
+        .bind(&op.baserow.error)
+        .bind(op.created_at.to_rfc3339())
+        .bind(op.updated_at.to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn save_operation(
+        &self,
+        op: &OperationRecord,
+        link: Option<&Link>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(link) = link {
+            upsert_link(&mut tx, link).await?;
+        }
+        sqlx::query(
+            "UPDATE operations SET entity_id = ?, status = ?, ghl_outcome = ?, ghl_error = ?,
+                 baserow_outcome = ?, baserow_error = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(op.entity_id.map(|e| e.to_string()))
+        .bind(op.status.as_str())
+        .bind(op.ghl.outcome.as_str())
+        .bind(&op.ghl.error)
+        .bind(op.baserow.outcome.as_str())
+        .bind(&op.baserow.error)
+        .bind(Utc::now().to_rfc3339())
+        .bind(op.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn operation(&self, id: Uuid) -> Result<Option<OperationRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM operations WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(operation_from_row).transpose()
+    }
+}
+
+fn operation_from_row(row: &SqliteRow) -> Result<OperationRecord, StoreError> {
+    let time = |column: &str| -> Result<DateTime<Utc>, StoreError> {
+        let text: String = row.try_get(column)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| StoreError::Corrupt(format!("bad {column} {text:?}: {e}")))
+    };
+    let input: String = row.try_get("input")?;
+    Ok(OperationRecord {
+        id: parse_uuid(row.try_get("id")?)?,
+        kind: row.try_get("kind")?,
+        entity_id: row
+            .try_get::<Option<String>, _>("entity_id")?
+            .map(|s| parse_uuid(&s))
+            .transpose()?,
+        input: serde_json::from_str(&input)
+            .map_err(|e| StoreError::Corrupt(format!("bad operation input: {e}")))?,
+        status: OperationStatus::from_str(row.try_get("status")?)?,
+        ghl: SideRecord {
+            outcome: Outcome::from_str(row.try_get("ghl_outcome")?)?,
+            error: row.try_get("ghl_error")?,
+        },
+        baserow: SideRecord {
+            outcome: Outcome::from_str(row.try_get("baserow_outcome")?)?,
+            error: row.try_get("baserow_error")?,
+        },
+        created_at: time("created_at")?,
+        updated_at: time("updated_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (SqliteStore::connect(&url).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn ensure_links_fills_the_missing_side_of_an_existing_link() {
+        let (store, _dir) = store().await;
+        let mut ghl_only = Link::new(EntityKind::Task);
+        ghl_only.ghl_id = Some("t1".into());
+        let first = store.ensure_links(&[ghl_only.clone()]).await.unwrap();
+        assert_eq!(first[0].id, ghl_only.id);
+
+        let mut both = Link::new(EntityKind::Task);
+        both.ghl_id = Some("t1".into());
+        both.baserow_row_id = Some(7);
+        let second = store.ensure_links(&[both]).await.unwrap();
+        assert_eq!(second[0].id, ghl_only.id, "the existing gateway id is kept");
+        assert_eq!(second[0].baserow_row_id, Some(7));
+
+        let by_row = store
+            .links_by_baserow_ids(EntityKind::Task, &[7])
+            .await
+            .unwrap();
+        assert_eq!(by_row, second);
+    }
+
+    #[tokio::test]
+    async fn list_links_pages_in_creation_order() {
+        let (store, _dir) = store().await;
+        let links: Vec<Link> = (0..5)
+            .map(|i| {
+                let mut l = Link::new(EntityKind::Contact);
+                l.ghl_id = Some(format!("c{i}"));
+                l
+            })
+            .collect();
+        store.ensure_links(&links).await.unwrap();
+        let page1 = store
+            .list_links(EntityKind::Contact, None, 2)
+            .await
+            .unwrap();
+        let page2 = store
+            .list_links(EntityKind::Contact, Some(page1[1].id), 10)
+            .await
+            .unwrap();
+        let ids: Vec<_> = page1.iter().chain(&page2).map(|l| l.id).collect();
+        assert_eq!(ids, links.iter().map(|l| l.id).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn an_operation_and_its_link_are_saved_together() {
+        let (store, _dir) = store().await;
+        let mut op = OperationRecord::new("createContact", None, serde_json::json!({"a": 1}));
+        store.insert_operation(&op).await.unwrap();
+        let mut link = Link::new(EntityKind::Contact);
+        link.ghl_id = Some("g".into());
+        op.entity_id = Some(link.id);
+        op.status = OperationStatus::Succeeded;
+        op.ghl.outcome = Outcome::Succeeded;
+        store.save_operation(&op, Some(&link)).await.unwrap();
+        let loaded = store.operation(op.id).await.unwrap().unwrap();
+        assert_eq!(loaded.status, OperationStatus::Succeeded);
+        assert_eq!(loaded.entity_id, Some(link.id));
+        assert_eq!(
+            store.links_by_ids(EntityKind::Contact, &[link.id]).await.unwrap(),
+            vec![link]
+        );
+    }
+}

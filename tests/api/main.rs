@@ -1,0 +1,7 @@
+//! Black-box tests of the gateway: each spawns the app on a free port over both simulators.
+
+mod auth;
+mod cli;
+mod contacts;
+mod helpers;
+mod schema;
