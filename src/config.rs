@@ -120,6 +120,21 @@ pub struct BaserowConfig {
     pub tables: BaserowTables,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Requests to Baserow in flight at once (baserow.io allows about 10 per workspace).
+    #[serde(default = "default_baserow_concurrency")]
+    pub max_concurrency: usize,
+    /// Requests started per second at most; unset means unpaced (self-hosted servers do not
+    /// throttle by default; baserow.io allows about 20).
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
+    /// The value of the `X-Gateway-Webhook-Secret` header Baserow's webhooks carry
+    /// (`baserow init` generates it); Baserow does not sign webhooks.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
+}
+
+fn default_baserow_concurrency() -> usize {
+    10
 }
 
 fn default_baserow_url() -> Url {
@@ -292,7 +307,10 @@ mod tests {
     fn a_minimal_file_gets_defaults() {
         let config = Config::from_toml(VALID).unwrap();
         assert_eq!(config.server.listen.port(), 8080);
-        assert_eq!(config.ghl.base_url.as_str(), "https://services.leadconnectorhq.com/");
+        assert_eq!(
+            config.ghl.base_url.as_str(),
+            "https://services.leadconnectorhq.com/"
+        );
         assert_eq!(config.cache.ttl_secs, 30);
     }
 
@@ -331,5 +349,14 @@ mod tests {
         let text = VALID.replace("0123456789abcdef0123456789abcdef", "short");
         let err = Config::from_toml(&text).unwrap_err().to_string();
         assert!(err.contains("auth.jwt_secret"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../gateway.example.toml");
+        super::Config::from_toml(text).expect("gateway.example.toml parses");
     }
 }

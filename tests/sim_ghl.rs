@@ -982,3 +982,74 @@ fn token_argument_parses_token_and_scopes() {
     assert!(parse_token_arg("abc").is_err());
     assert!(parse_token_arg("=contacts.write").is_err());
 }
+
+#[tokio::test]
+async fn deprecated_list_pages_with_start_after_and_caps_limit_at_100() {
+    let sim = sim().await;
+    for i in 0..3 {
+        sim.seed_contact(json!({"firstName": format!("L{i}")}));
+    }
+    let t = full_token(&sim);
+    let loc = sim.location_id().to_owned();
+    let r = call(
+        &sim,
+        Method::GET,
+        &format!("/contacts/?locationId={loc}&limit=101"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = call(
+        &sim,
+        Method::GET,
+        &format!("/contacts/?locationId={loc}&limit=2"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["contacts"].as_array().map(Vec::len), Some(2));
+    let (after, after_id) = (
+        r.body["meta"]["startAfter"].clone(),
+        r.body["meta"]["startAfterId"].clone(),
+    );
+    let path = format!(
+        "/contacts/?locationId={loc}&limit=2&startAfter={after}&startAfterId={}",
+        after_id.as_str().unwrap_or_default()
+    );
+    let r = call(&sim, Method::GET, &path, Some(&t), None).await;
+    assert_eq!(r.body["contacts"][0]["firstName"], "L2");
+}
+
+#[tokio::test]
+async fn hung_requests_never_answer_until_shutdown() {
+    let sim = sim().await;
+    sim.set_faults(GhlFaults {
+        hang_rate: 1.0,
+        ..GhlFaults::default()
+    });
+    let req = reqwest::Client::new()
+        .get(format!("{}/contacts/x", sim.base_url()))
+        .bearer_auth(full_token(&sim))
+        .header("Version", VERSION)
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(req.is_err_and(|e| e.is_timeout()));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn duplicated_webhooks_repeat_the_same_webhook_id() {
+    let sim = sim().await;
+    let (url, got) = receiver(0).await;
+    sim.add_webhook_url(url);
+    sim.set_faults(GhlFaults {
+        duplicate_webhook_rate: 1.0,
+        ..GhlFaults::default()
+    });
+    create_contact(&sim, json!({"firstName": "Twice"})).await;
+    let delivered = wait_for(&got, 2).await;
+    assert_eq!(delivered.len(), 2);
+    assert_eq!(delivered[0].1, delivered[1].1);
+}

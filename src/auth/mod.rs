@@ -175,7 +175,11 @@ mod tests {
     fn an_unsigned_token_is_refused() {
         // header {"alg":"none","typ":"JWT"}, claims with a far-future exp
         let token = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJtZSIsImlzcyI6ImlzcyIsImF1ZCI6ImF1ZCIsImlhdCI6MCwiZXhwIjo5OTk5OTk5OTk5LCJzY29wZSI6ImNvbnRhY3RzLndyaXRlIn0.";
-        assert!(authority("0123456789abcdef0123456789abcdef").verify(token).is_err());
+        assert!(
+            authority("0123456789abcdef0123456789abcdef")
+                .verify(token)
+                .is_err()
+        );
     }
 
     #[test]

@@ -90,7 +90,11 @@ pub fn random_string(len: usize) -> String {
 
 /// The token authority the demo's gateway uses (the default issuer and audience).
 pub fn authority(secret: &SecretString) -> TokenAuthority {
-    TokenAuthority::from_secret(secret, &config::default_issuer(), &config::default_audience())
+    TokenAuthority::from_secret(
+        secret,
+        &config::default_issuer(),
+        &config::default_audience(),
+    )
 }
 
 /// Starts both simulators, provisions Baserow through its admin API, seeds both systems, and
@@ -129,23 +133,15 @@ pub async fn start(data_dir: &Path, seed_data: bool) -> anyhow::Result<Demo> {
     .context("provisioning the simulated Baserow")?;
 
     let ghl_token = full_scope_token(&ghl)?;
-    let config = demo_config(
-        &secret,
-        &db_path,
-        &ghl,
-        &ghl_token,
-        &baserow,
-        &provisioned,
-    )?;
+    let config = demo_config(&secret, &db_path, &ghl, &ghl_token, &baserow, &provisioned)?;
     let gateway = Gateway::build(config).await?;
     if seed_data {
-        seed::seed(&gateway, &ghl).await.context("seeding the demo data")?;
+        seed::seed(&gateway, &ghl)
+            .await
+            .context("seeding the demo data")?;
     }
-    let token = authority(&secret).mint(
-        "demo",
-        &Scope::ALL,
-        Duration::from_secs(30 * 24 * 3600),
-    )?;
+    let token =
+        authority(&secret).mint("demo", &Scope::ALL, Duration::from_secs(30 * 24 * 3600))?;
     Ok(Demo {
         gateway,
         ghl,

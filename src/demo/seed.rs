@@ -20,13 +20,48 @@ const BUSINESSES: [(&str, &str, &str); 3] = [
 ];
 
 const FIRST: [&str; 20] = [
-    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Dennis",
-    "Radia", "Tim", "Hedy", "Linus", "Katherine", "John", "Shafi", "Leslie", "Sophie", "Niklaus",
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "Linus",
+    "Katherine",
+    "John",
+    "Shafi",
+    "Leslie",
+    "Sophie",
+    "Niklaus",
 ];
 const LAST: [&str; 20] = [
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton",
-    "Ritchie", "Perlman", "Berners-Lee", "Lamarr", "Torvalds", "Johnson", "McCarthy", "Goldwasser",
-    "Lamport", "Wilson", "Wirth",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Ritchie",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Torvalds",
+    "Johnson",
+    "McCarthy",
+    "Goldwasser",
+    "Lamport",
+    "Wilson",
+    "Wirth",
 ];
 const TASKS: [&str; 4] = [
     "Send the proposal",
@@ -57,7 +92,11 @@ fn contacts() -> Vec<SeedContact> {
         .map(|(i, (first, last))| SeedContact {
             first,
             last,
-            email: format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase()),
+            email: format!(
+                "{}.{}@example.com",
+                first.to_lowercase(),
+                last.to_lowercase()
+            ),
             phone: format!("+1415555{:04}", 1000 + i),
             business: i % BUSINESSES.len(),
         })

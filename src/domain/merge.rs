@@ -33,7 +33,10 @@ mod tests {
 
     #[test]
     fn ghl_wins_when_it_holds_a_value() {
-        assert_eq!(text(Some("a@x.io"), Some("b@x.io")).as_deref(), Some("a@x.io"));
+        assert_eq!(
+            text(Some("a@x.io"), Some("b@x.io")).as_deref(),
+            Some("a@x.io")
+        );
     }
 
     #[test]
@@ -49,8 +52,14 @@ mod tests {
 
     #[test]
     fn a_name_is_built_from_its_parts_when_missing() {
-        assert_eq!(full_name(None, Some("Ada"), Some("Lovelace")).as_deref(), Some("Ada Lovelace"));
-        assert_eq!(full_name(Some("A. L."), Some("Ada"), None).as_deref(), Some("A. L."));
+        assert_eq!(
+            full_name(None, Some("Ada"), Some("Lovelace")).as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(
+            full_name(Some("A. L."), Some("Ada"), None).as_deref(),
+            Some("A. L.")
+        );
         assert_eq!(full_name(None, None, Some("")), None);
     }
 }

@@ -90,7 +90,10 @@ impl Note {
     async fn created_at(&self) -> Option<String> {
         merge::text(
             self.0.ghl.as_ref().and_then(|n| n.date_added.as_deref()),
-            self.0.baserow.as_ref().and_then(|r| r.created_on.as_deref()),
+            self.0
+                .baserow
+                .as_ref()
+                .and_then(|r| r.created_on.as_deref()),
         )
     }
 }

@@ -48,8 +48,12 @@ impl Contact {
     async fn name(&self) -> Option<String> {
         let g = self.0.ghl.as_ref();
         let b = self.0.baserow.as_ref();
-        merge::full_name(g.and_then(|c| c.name.as_deref()), self.first_name_raw(), self.last_name_raw())
-            .or_else(|| merge::text(None, b.and_then(|r| r.name.as_deref())))
+        merge::full_name(
+            g.and_then(|c| c.name.as_deref()),
+            self.first_name_raw(),
+            self.last_name_raw(),
+        )
+        .or_else(|| merge::text(None, b.and_then(|r| r.name.as_deref())))
     }
 
     async fn first_name(&self) -> Option<String> {
@@ -77,13 +81,20 @@ impl Contact {
     async fn company_name(&self) -> Option<String> {
         merge::text(
             self.0.ghl.as_ref().and_then(|c| c.company_name.as_deref()),
-            self.0.baserow.as_ref().and_then(|r| r.company_name.as_deref()),
+            self.0
+                .baserow
+                .as_ref()
+                .and_then(|r| r.company_name.as_deref()),
         )
     }
 
     /// GHL tags.
     async fn tags(&self) -> Vec<String> {
-        self.0.ghl.as_ref().map(|c| c.tags.clone()).unwrap_or_default()
+        self.0
+            .ghl
+            .as_ref()
+            .map(|c| c.tags.clone())
+            .unwrap_or_default()
     }
 
     /// The contact's tasks, from both systems, paired by their links.
@@ -99,13 +110,20 @@ impl Contact {
 
 impl Contact {
     fn first_name_raw(&self) -> Option<&str> {
-        merge::present(self.0.ghl.as_ref().and_then(|c| c.first_name.as_deref()))
-            .or(merge::present(self.0.baserow.as_ref().and_then(|r| r.first_name.as_deref())))
+        merge::present(self.0.ghl.as_ref().and_then(|c| c.first_name.as_deref())).or(
+            merge::present(
+                self.0
+                    .baserow
+                    .as_ref()
+                    .and_then(|r| r.first_name.as_deref()),
+            ),
+        )
     }
 
     fn last_name_raw(&self) -> Option<&str> {
-        merge::present(self.0.ghl.as_ref().and_then(|c| c.last_name.as_deref()))
-            .or(merge::present(self.0.baserow.as_ref().and_then(|r| r.last_name.as_deref())))
+        merge::present(self.0.ghl.as_ref().and_then(|c| c.last_name.as_deref())).or(merge::present(
+            self.0.baserow.as_ref().and_then(|r| r.last_name.as_deref()),
+        ))
     }
 }
 
@@ -176,9 +194,11 @@ impl ContactQuery {
             })?;
         let after = match after {
             Some(cursor) => Some(
-                <OpaqueCursor<Uuid> as async_graphql::connection::CursorType>::decode_cursor(&cursor)
-                    .map_err(|_| errors::bad_input("after", "not a cursor from this API"))?
-                    .0,
+                <OpaqueCursor<Uuid> as async_graphql::connection::CursorType>::decode_cursor(
+                    &cursor,
+                )
+                .map_err(|_| errors::bad_input("after", "not a cursor from this API"))?
+                .0,
             ),
             None => None,
         };

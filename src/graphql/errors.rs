@@ -21,13 +21,16 @@ pub fn bad_input(field: &str, message: impl std::fmt::Display) -> Error {
 pub fn upstream(error: &LoadError) -> Error {
     tracing::warn!(%error, "upstream read failed");
     let (code, system) = match error {
-        LoadError::Ghl(e) if matches!(e, crate::backends::ghl::GhlError::RateLimited { .. }) => {
+        LoadError::Ghl(crate::backends::ghl::GhlError::RateLimited { .. }) => {
             ("RATE_LIMITED", "GHL")
         }
         LoadError::Ghl(_) => ("UPSTREAM_UNAVAILABLE", "GHL"),
         LoadError::Baserow(_) => ("UPSTREAM_UNAVAILABLE", "Baserow"),
     };
-    coded(code, format!("{system} could not be read; try again shortly"))
+    coded(
+        code,
+        format!("{system} could not be read; try again shortly"),
+    )
 }
 
 pub fn store(error: &StoreError) -> Error {

@@ -26,7 +26,9 @@ pub fn decode(kind: EntityKind, id: &ID) -> async_graphql::Result<Uuid> {
         async_graphql::Error::new(format!("{:?} is not a {} id", id.as_str(), type_name(kind)))
             .extend_with(|_, e| e.set("code", "BAD_USER_INPUT"))
     };
-    let bytes = URL_SAFE_NO_PAD.decode(id.as_bytes()).map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(id.as_bytes())
+        .map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let rest = text
         .strip_prefix(type_name(kind))
@@ -42,7 +44,10 @@ mod tests {
     #[test]
     fn ids_round_trip() {
         let id = Uuid::now_v7();
-        assert_eq!(decode(EntityKind::Task, &encode(EntityKind::Task, id)).unwrap(), id);
+        assert_eq!(
+            decode(EntityKind::Task, &encode(EntityKind::Task, id)).unwrap(),
+            id
+        );
     }
 
     #[test]

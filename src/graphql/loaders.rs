@@ -14,7 +14,7 @@ use moka::future::Cache;
 
 use crate::{
     backends::{
-        baserow::{self, BaserowClient, BaserowError, ContactRow, NoteRow, TaskRow, Table},
+        baserow::{self, BaserowClient, BaserowError, ContactRow, NoteRow, Table, TaskRow},
         ghl::{self, GhlClient, GhlError},
     },
     config::CacheConfig,
@@ -125,7 +125,10 @@ impl Loader<GhlContactKey> for UpstreamLoader {
     type Error = LoadError;
 
     /// GHL has no batch read by id (FACTS.md), so each missing contact is one concurrent GET.
-    async fn load(&self, keys: &[GhlContactKey]) -> Result<HashMap<GhlContactKey, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[GhlContactKey],
+    ) -> Result<HashMap<GhlContactKey, Self::Value>, LoadError> {
         cached(&self.caches.ghl_contacts, keys, |missing| async move {
             let found = try_join_all(missing.into_iter().map(|key| async move {
                 let contact = self.ghl.get_contact(&key.0).await?;
@@ -142,7 +145,10 @@ impl Loader<GhlTasksKey> for UpstreamLoader {
     type Value = Arc<Vec<ghl::Task>>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[GhlTasksKey]) -> Result<HashMap<GhlTasksKey, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[GhlTasksKey],
+    ) -> Result<HashMap<GhlTasksKey, Self::Value>, LoadError> {
         cached(&self.caches.ghl_tasks, keys, |missing| async move {
             let found = try_join_all(missing.into_iter().map(|key| async move {
                 let tasks = self.ghl.list_tasks(&key.0).await?;
@@ -159,7 +165,10 @@ impl Loader<GhlNotesKey> for UpstreamLoader {
     type Value = Arc<Vec<ghl::Note>>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[GhlNotesKey]) -> Result<HashMap<GhlNotesKey, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[GhlNotesKey],
+    ) -> Result<HashMap<GhlNotesKey, Self::Value>, LoadError> {
         cached(&self.caches.ghl_notes, keys, |missing| async move {
             let found = try_join_all(missing.into_iter().map(|key| async move {
                 let notes = self.ghl.list_notes(&key.0).await?;
@@ -220,13 +229,17 @@ impl Loader<BaserowTasksKey> for UpstreamLoader {
     type Value = Arc<Vec<TaskRow>>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[BaserowTasksKey]) -> Result<HashMap<BaserowTasksKey, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[BaserowTasksKey],
+    ) -> Result<HashMap<BaserowTasksKey, Self::Value>, LoadError> {
         cached(&self.caches.baserow_tasks, keys, |missing| async move {
             let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
-            let grouped = children_by_parent(&self.baserow, Table::Tasks, &parents, |r: &TaskRow| {
-                r.contact.iter().map(|l| l.id).collect()
-            })
-            .await?;
+            let grouped =
+                children_by_parent(&self.baserow, Table::Tasks, &parents, |r: &TaskRow| {
+                    r.contact.iter().map(|l| l.id).collect()
+                })
+                .await?;
             Ok(grouped
                 .into_iter()
                 .map(|(p, rows)| (BaserowTasksKey(p), Arc::new(rows)))
@@ -240,13 +253,17 @@ impl Loader<BaserowNotesKey> for UpstreamLoader {
     type Value = Arc<Vec<NoteRow>>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[BaserowNotesKey]) -> Result<HashMap<BaserowNotesKey, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[BaserowNotesKey],
+    ) -> Result<HashMap<BaserowNotesKey, Self::Value>, LoadError> {
         cached(&self.caches.baserow_notes, keys, |missing| async move {
             let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
-            let grouped = children_by_parent(&self.baserow, Table::Notes, &parents, |r: &NoteRow| {
-                r.contact.iter().map(|l| l.id).collect()
-            })
-            .await?;
+            let grouped =
+                children_by_parent(&self.baserow, Table::Notes, &parents, |r: &NoteRow| {
+                    r.contact.iter().map(|l| l.id).collect()
+                })
+                .await?;
             Ok(grouped
                 .into_iter()
                 .map(|(p, rows)| (BaserowNotesKey(p), Arc::new(rows)))

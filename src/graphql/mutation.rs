@@ -62,25 +62,30 @@ impl ContactMutation {
 }
 
 fn clean(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// Checks a contact the way both systems would, before either is called.
 fn validate(input: CreateContactInput) -> Result<NewContactInput> {
     let email = clean(input.email);
-    if let Some(email) = &email {
-        if !is_email(email) {
-            return Err(errors::bad_input("email", format!("{email:?} is not an email address")));
-        }
+    if let Some(email) = &email
+        && !is_email(email)
+    {
+        return Err(errors::bad_input(
+            "email",
+            format!("{email:?} is not an email address"),
+        ));
     }
     let phone = clean(input.phone);
-    if let Some(phone) = &phone {
-        if !is_phone(phone) {
-            return Err(errors::bad_input(
-                "phone",
-                format!("{phone:?} is not a phone number (use digits, optionally +country code)"),
-            ));
-        }
+    if let Some(phone) = &phone
+        && !is_phone(phone)
+    {
+        return Err(errors::bad_input(
+            "phone",
+            format!("{phone:?} is not a phone number (use digits, optionally +country code)"),
+        ));
     }
     let input = NewContactInput {
         first_name: clean(input.first_name),

@@ -57,7 +57,11 @@ pub async fn create_contact(
         tags: input.tags.clone(),
     };
     let display_name = input.name.clone().or_else(|| {
-        crate::domain::merge::full_name(None, input.first_name.as_deref(), input.last_name.as_deref())
+        crate::domain::merge::full_name(
+            None,
+            input.first_name.as_deref(),
+            input.last_name.as_deref(),
+        )
     });
     let baserow_body = json!({
         "name": display_name,

@@ -50,7 +50,9 @@ impl FromStr for EntityKind {
             "task" => Ok(EntityKind::Task),
             "note" => Ok(EntityKind::Note),
             "business" => Ok(EntityKind::Business),
-            other => Err(StoreError::Corrupt(format!("unknown entity kind {other:?}"))),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown entity kind {other:?}"
+            ))),
         }
     }
 }

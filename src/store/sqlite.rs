@@ -348,7 +348,10 @@ mod tests {
         assert_eq!(loaded.status, OperationStatus::Succeeded);
         assert_eq!(loaded.entity_id, Some(link.id));
         assert_eq!(
-            store.links_by_ids(EntityKind::Contact, &[link.id]).await.unwrap(),
+            store
+                .links_by_ids(EntityKind::Contact, &[link.id])
+                .await
+                .unwrap(),
             vec![link]
         );
     }

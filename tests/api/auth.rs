@@ -25,7 +25,11 @@ async fn a_token_from_another_secret_gets_401() {
     .mint("x", &Scope::ALL, std::time::Duration::from_secs(60))
     .unwrap();
     let (status, _) = app
-        .graphql_as(Some(&other), "{ contacts { edges { node { id } } } }", json!({}))
+        .graphql_as(
+            Some(&other),
+            "{ contacts { edges { node { id } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(status, 401);
 }
@@ -34,7 +38,10 @@ async fn a_token_from_another_secret_gets_401() {
 async fn a_read_only_token_cannot_mutate_and_nothing_is_written() {
     let app = spawn_app().await;
     let ghl_before = app.ghl.contacts().len();
-    let contacts_table = app.gateway.baserow.table_id(ghl_baserow_gateway::backends::baserow::Table::Contacts);
+    let contacts_table = app
+        .gateway
+        .baserow
+        .table_id(ghl_baserow_gateway::backends::baserow::Table::Contacts);
     let rows_before = app.baserow.rows(contacts_table).len();
     let calls_before = app.gateway.calls.total("ghl") + app.gateway.calls.total("baserow");
 
@@ -64,7 +71,11 @@ async fn a_read_only_token_can_read() {
     let app = spawn_app().await;
     let token = app.token_with(&[Scope::ContactsReadonly]);
     let (status, body) = app
-        .graphql_as(Some(&token), "{ contacts(first: 1) { edges { node { id } } } }", json!({}))
+        .graphql_as(
+            Some(&token),
+            "{ contacts(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200);
     assert!(body.get("errors").is_none(), "{body}");
@@ -75,7 +86,11 @@ async fn a_token_without_contact_scopes_cannot_read_contacts() {
     let app = spawn_app().await;
     let token = app.token_with(&[Scope::BusinessesReadonly]);
     let (_, body) = app
-        .graphql_as(Some(&token), "{ contacts(first: 1) { edges { node { id } } } }", json!({}))
+        .graphql_as(
+            Some(&token),
+            "{ contacts(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(first_error_code(&body), "FORBIDDEN", "{body}");
 }

@@ -14,7 +14,10 @@ fn bin() -> Command {
 fn schema_command_prints_the_sdl() {
     let out = bin().arg("schema").output().expect("runs");
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), ghl_baserow_gateway::graphql::sdl());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        ghl_baserow_gateway::graphql::sdl()
+    );
 }
 
 #[tokio::test]
@@ -25,10 +28,18 @@ async fn token_command_mints_a_token_the_demo_accepts() {
         .arg(app.data_dir.path())
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let (status, body) = app
-        .graphql_as(Some(&token), "{ contacts(first: 1) { edges { node { id } } } }", json!({}))
+        .graphql_as(
+            Some(&token),
+            "{ contacts(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200);
     assert!(body.get("errors").is_none(), "{body}");
@@ -55,10 +66,18 @@ fn serve_names_a_missing_setting() {
         "[auth]\njwt_secret = \"0123456789abcdef0123456789abcdef\"\n[ghl]\ntoken = \"t\"\n",
     )
     .unwrap();
-    let out = bin().arg("serve").arg("--config").arg(&path).output().expect("runs");
+    let out = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("runs");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("location_id") || err.contains("baserow"), "{err}");
+    assert!(
+        err.contains("location_id") || err.contains("baserow"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -88,8 +107,13 @@ async fn the_playground_is_pointed_at_graphql() {
         let script = reqwest::get(app.url("/playground/app.js")).await.unwrap();
         assert_eq!(script.status(), 200);
     } else if std::env::var("REQUIRE_ALL").is_ok_and(|v| v == "1") {
-        panic!("playground not built ({}) and REQUIRE_ALL=1", index.display());
+        panic!(
+            "playground not built ({}) and REQUIRE_ALL=1",
+            index.display()
+        );
     } else {
-        eprintln!("SKIP: playground bundle not built; run `npm --prefix playground ci && npm --prefix playground run build`");
+        eprintln!(
+            "SKIP: playground bundle not built; run `npm --prefix playground ci && npm --prefix playground run build`"
+        );
     }
 }

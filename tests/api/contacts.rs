@@ -57,7 +57,10 @@ async fn contacts_are_merged_from_both_systems_with_their_tasks_and_notes() {
         assert_eq!(contact["tasks"].as_array().unwrap().len(), 2, "{contact}");
         assert_eq!(contact["notes"].as_array().unwrap().len(), 2, "{contact}");
         for task in contact["tasks"].as_array().unwrap() {
-            assert!(task["ghlId"].is_string() && task["baserowRowId"].is_i64(), "{task}");
+            assert!(
+                task["ghlId"].is_string() && task["baserowRowId"].is_i64(),
+                "{task}"
+            );
             assert!(task["title"].is_string());
         }
     }
@@ -87,7 +90,11 @@ async fn a_field_missing_in_ghl_is_filled_from_baserow_and_ghl_wins_otherwise() 
     let mut link = Link::new(EntityKind::Contact);
     link.ghl_id = in_ghl["id"].as_str().map(str::to_string);
     link.baserow_row_id = Some(row.id);
-    app.gateway.store.ensure_links(&[link.clone()]).await.unwrap();
+    app.gateway
+        .store
+        .ensure_links(&[link.clone()])
+        .await
+        .unwrap();
 
     let data = app
         .graphql(
@@ -95,8 +102,14 @@ async fn a_field_missing_in_ghl_is_filled_from_baserow_and_ghl_wins_otherwise() 
             json!({"id": ids::encode(EntityKind::Contact, link.id).0}),
         )
         .await;
-    assert_eq!(data["contact"]["email"], "grace@ghl.example", "GHL holds a value: it wins");
-    assert_eq!(data["contact"]["companyName"], "Navy", "GHL holds none: Baserow fills it");
+    assert_eq!(
+        data["contact"]["email"], "grace@ghl.example",
+        "GHL holds a value: it wins"
+    );
+    assert_eq!(
+        data["contact"]["companyName"], "Navy",
+        "GHL holds none: Baserow fills it"
+    );
     assert_eq!(data["contact"]["firstName"], "Grace");
 }
 
@@ -109,7 +122,10 @@ async fn contacts_page_through_every_seeded_contact_exactly_once() {
     loop {
         let data = app.graphql(PAGE, json!({"first": 7, "after": after})).await;
         for c in nodes(&data) {
-            assert!(seen.insert(c["id"].as_str().unwrap().to_string()), "duplicate {c}");
+            assert!(
+                seen.insert(c["id"].as_str().unwrap().to_string()),
+                "duplicate {c}"
+            );
         }
         pages += 1;
         let info = &data["contacts"]["pageInfo"];
@@ -134,7 +150,17 @@ async fn a_contact_is_found_by_its_gateway_id() {
         .await;
     assert_eq!(data["contact"]["id"], first["id"]);
     assert_eq!(data["contact"]["ghlId"], first["ghlId"]);
-    assert_eq!(data["contact"]["tasks"], json!(first["tasks"].as_array().unwrap().iter().map(|t| json!({"id": t["id"]})).collect::<Vec<_>>()));
+    assert_eq!(
+        data["contact"]["tasks"],
+        json!(
+            first["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| json!({"id": t["id"]}))
+                .collect::<Vec<_>>()
+        )
+    );
 }
 
 #[tokio::test]
@@ -167,11 +193,21 @@ async fn create_contact_writes_both_systems_and_links_them() {
 
     let ghl_id = contact["ghlId"].as_str().expect("ghlId");
     let row_id = contact["baserowRowId"].as_i64().expect("baserowRowId");
-    let in_ghl = app.ghl.contacts().into_iter().find(|c| c["id"] == ghl_id).expect("in GHL");
+    let in_ghl = app
+        .ghl
+        .contacts()
+        .into_iter()
+        .find(|c| c["id"] == ghl_id)
+        .expect("in GHL");
     assert_eq!(in_ghl["email"], "ada.byron@example.com");
     assert_eq!(in_ghl["tags"], json!(["vip"]));
     let table = app.gateway.baserow.table_id(Table::Contacts);
-    let row = app.baserow.rows(table).into_iter().find(|r| r["id"] == row_id).expect("in Baserow");
+    let row = app
+        .baserow
+        .rows(table)
+        .into_iter()
+        .find(|r| r["id"] == row_id)
+        .expect("in Baserow");
     assert_eq!(row["email"], "ada.byron@example.com");
     assert_eq!(row["phone"], "+14155550199");
 
@@ -190,7 +226,10 @@ async fn create_contact_writes_both_systems_and_links_them() {
 async fn a_read_right_after_create_costs_no_upstream_call() {
     let app = spawn_app().await;
     let data = app
-        .graphql(CREATE, json!({"input": {"firstName": "Cache", "email": "cache@example.com"}}))
+        .graphql(
+            CREATE,
+            json!({"input": {"firstName": "Cache", "email": "cache@example.com"}}),
+        )
         .await;
     let id = data["createContact"]["contact"]["id"].clone();
     app.gateway.calls.reset();
@@ -208,6 +247,7 @@ async fn a_read_right_after_create_costs_no_upstream_call() {
 async fn an_invalid_email_is_refused_naming_the_field_and_nothing_is_written() {
     let app = spawn_app().await;
     let before = app.ghl.contacts().len();
+    app.gateway.calls.reset();
     let (_, body) = app
         .graphql_as(
             Some(&app.token),
@@ -226,7 +266,11 @@ async fn an_invalid_email_is_refused_naming_the_field_and_nothing_is_written() {
 async fn an_empty_contact_is_refused() {
     let app = spawn_app().await;
     let (_, body) = app
-        .graphql_as(Some(&app.token), CREATE, json!({"input": {"companyName": "Nobody"}}))
+        .graphql_as(
+            Some(&app.token),
+            CREATE,
+            json!({"input": {"companyName": "Nobody"}}),
+        )
         .await;
     assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{body}");
 }

@@ -54,7 +54,12 @@ impl TestApp {
     }
 
     /// POSTs a GraphQL document with `token`; returns the HTTP status and the JSON body.
-    pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+    pub async fn graphql_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
         let mut request = self
             .http
             .post(self.url("/graphql"))

@@ -139,7 +139,8 @@ impl BaserowClient {
         send_webhook_events: bool,
     ) -> Result<T, BaserowError> {
         let path = format!("api/database/rows/table/{}/", self.table_id(table));
-        let body = serde_json::to_value(fields).map_err(|e| BaserowError::Protocol(e.to_string()))?;
+        let body =
+            serde_json::to_value(fields).map_err(|e| BaserowError::Protocol(e.to_string()))?;
         self.send_once(
             "createRow",
             Method::POST,
@@ -160,7 +161,8 @@ impl BaserowClient {
         send_webhook_events: bool,
     ) -> Result<T, BaserowError> {
         let path = format!("api/database/rows/table/{}/{row_id}/", self.table_id(table));
-        let body = serde_json::to_value(fields).map_err(|e| BaserowError::Protocol(e.to_string()))?;
+        let body =
+            serde_json::to_value(fields).map_err(|e| BaserowError::Protocol(e.to_string()))?;
         self.send_idempotent(
             "updateRow",
             Method::PATCH,

@@ -219,8 +219,7 @@ async fn create_token(
         )
         .await?;
     let tables: Vec<Value> = ids.values().map(|id| json!(["table", id])).collect();
-    let permissions =
-        json!({"create": tables, "read": tables, "update": tables, "delete": tables});
+    let permissions = json!({"create": tables, "read": tables, "update": tables, "delete": tables});
     let _: Value = admin
         .call(
             Method::PATCH,

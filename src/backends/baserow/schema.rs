@@ -20,7 +20,12 @@ pub enum Table {
 
 impl Table {
     /// Creation order: a table is created after the tables its links point to.
-    pub const ALL: [Table; 4] = [Table::Businesses, Table::Contacts, Table::Tasks, Table::Notes];
+    pub const ALL: [Table; 4] = [
+        Table::Businesses,
+        Table::Contacts,
+        Table::Tasks,
+        Table::Notes,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

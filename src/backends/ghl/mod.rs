@@ -70,7 +70,12 @@ impl GhlClient {
         let mut body = contact.clone();
         body.location_id = self.location_id.clone();
         let envelope: models::ContactEnvelope = self
-            .send_once("createContact", Method::POST, "contacts/", Some(json(&body)?))
+            .send_once(
+                "createContact",
+                Method::POST,
+                "contacts/",
+                Some(json(&body)?),
+            )
             .await?;
         Ok(envelope.contact)
     }

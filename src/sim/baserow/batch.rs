@@ -22,25 +22,41 @@ pub const MAX_BATCH: usize = 200;
 
 pub fn router() -> Router<SharedApp> {
     Router::new()
-        .route("/api/database/rows/table/{id}/batch/", post(batch_create).patch(batch_update))
-        .route("/api/database/rows/table/{id}/batch-delete/", post(batch_delete))
+        .route(
+            "/api/database/rows/table/{id}/batch/",
+            post(batch_create).patch(batch_update),
+        )
+        .route(
+            "/api/database/rows/table/{id}/batch-delete/",
+            post(batch_delete),
+        )
 }
 
 /// The `items` list with DRF's list-length validation.
 fn items(bytes: &Bytes) -> ApiResult<Vec<Value>> {
     let body = body_object(bytes)?;
     match body.get("items") {
-        None => Err(ApiError::field("items", "This field is required.", "required")),
-        Some(Value::Array(list)) if list.is_empty() => {
-            Err(ApiError::field("items", "Ensure this field has at least 1 elements.", "min_length"))
-        }
+        None => Err(ApiError::field(
+            "items",
+            "This field is required.",
+            "required",
+        )),
+        Some(Value::Array(list)) if list.is_empty() => Err(ApiError::field(
+            "items",
+            "Ensure this field has at least 1 elements.",
+            "min_length",
+        )),
         Some(Value::Array(list)) if list.len() > MAX_BATCH => Err(ApiError::field(
             "items",
             &format!("Ensure this field has no more than {MAX_BATCH} elements."),
             "max_length",
         )),
         Some(Value::Array(list)) => Ok(list.clone()),
-        Some(_) => Err(ApiError::field("items", "Expected a list of items but got type \"dict\".", "not_a_list")),
+        Some(_) => Err(ApiError::field(
+            "items",
+            "Expected a list of items but got type \"dict\".",
+            "not_a_list",
+        )),
     }
 }
 
@@ -63,7 +79,12 @@ fn not_a_dict(value: &Value) -> FieldErrors {
         _ => "NoneType",
     };
     let mut e = FieldErrors::new();
-    super::errors::push_field_error(&mut e, "non_field_errors", &format!("Invalid data. Expected a dictionary, but got {kind}."), "invalid");
+    super::errors::push_field_error(
+        &mut e,
+        "non_field_errors",
+        &format!("Invalid data. Expected a dictionary, but got {kind}."),
+        "invalid",
+    );
     e
 }
 
@@ -105,11 +126,21 @@ async fn batch_create(
     }
     touched.retain(|(t, r)| !(*t == table_id && row_ids.contains(&r.id)));
     if send_webhooks(&params) {
-        emit(&app, &store, RowEvent::Created { table_id, row_ids: row_ids.clone() });
+        emit(
+            &app,
+            &store,
+            RowEvent::Created {
+                table_id,
+                row_ids: row_ids.clone(),
+            },
+        );
         emit_touched(&app, &store, touched);
     }
     let fields = store.table_fields(table_id);
-    let table = store.tables.get(&table_id).ok_or_else(ApiError::table_missing)?;
+    let table = store
+        .tables
+        .get(&table_id)
+        .ok_or_else(ApiError::table_missing)?;
     let out: Vec<Value> = row_ids
         .iter()
         .filter_map(|id| table.rows.get(id))
@@ -150,7 +181,11 @@ async fn batch_update(
             item_error(&mut errors, index, e);
             continue;
         };
-        let current = store.tables.get(&table_id).and_then(|t| t.rows.get(&row_id)).cloned();
+        let current = store
+            .tables
+            .get(&table_id)
+            .and_then(|t| t.rows.get(&row_id))
+            .cloned();
         if current.is_none() {
             missing.push(row_id);
         }
@@ -178,20 +213,30 @@ async fn batch_update(
     let mut row_ids = Vec::with_capacity(work.len());
     for (row_id, current, prepared) in work {
         write::apply(&mut store, table_id, row_id, prepared, &mut touched);
-        if let Some(old) = current {
-            if !old_rows.iter().any(|r: &super::state::Row| r.id == row_id) {
-                old_rows.push(old);
-            }
+        if let Some(old) = current
+            && !old_rows.iter().any(|r: &super::state::Row| r.id == row_id)
+        {
+            old_rows.push(old);
         }
         row_ids.push(row_id);
     }
     touched.retain(|(t, r)| !(*t == table_id && row_ids.contains(&r.id)));
     if send_webhooks(&params) {
-        emit(&app, &store, RowEvent::Updated { table_id, old: old_rows });
+        emit(
+            &app,
+            &store,
+            RowEvent::Updated {
+                table_id,
+                old: old_rows,
+            },
+        );
         emit_touched(&app, &store, touched);
     }
     let fields = store.table_fields(table_id);
-    let table = store.tables.get(&table_id).ok_or_else(ApiError::table_missing)?;
+    let table = store
+        .tables
+        .get(&table_id)
+        .ok_or_else(ApiError::table_missing)?;
     let out: Vec<Value> = row_ids
         .iter()
         .filter_map(|id| table.rows.get(id))
@@ -219,7 +264,12 @@ async fn batch_delete(
             Some(id) => ids.push(id),
             None => {
                 let mut e = FieldErrors::new();
-                super::errors::push_field_error(&mut e, "non_field_errors", "A valid integer is required.", "invalid");
+                super::errors::push_field_error(
+                    &mut e,
+                    "non_field_errors",
+                    "A valid integer is required.",
+                    "invalid",
+                );
                 item_error(&mut errors, index, e);
             }
         }
@@ -227,8 +277,15 @@ async fn batch_delete(
     if !errors.is_empty() {
         return Err(items_error(errors));
     }
-    let table = store.tables.get(&table_id).ok_or_else(ApiError::table_missing)?;
-    let missing: Vec<u64> = ids.iter().copied().filter(|id| !table.rows.contains_key(id)).collect();
+    let table = store
+        .tables
+        .get(&table_id)
+        .ok_or_else(ApiError::table_missing)?;
+    let missing: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !table.rows.contains_key(id))
+        .collect();
     if !missing.is_empty() {
         return Err(ApiError::coded(
             StatusCode::NOT_FOUND,
@@ -238,7 +295,14 @@ async fn batch_delete(
     }
     write::delete_rows(&mut store, table_id, &ids);
     if send_webhooks(&params) {
-        emit(&app, &store, RowEvent::Deleted { table_id, row_ids: ids });
+        emit(
+            &app,
+            &store,
+            RowEvent::Deleted {
+                table_id,
+                row_ids: ids,
+            },
+        );
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -20,10 +20,19 @@ use super::write::Touched;
 
 /// A row change that webhooks may report.
 pub enum RowEvent {
-    Created { table_id: u64, row_ids: Vec<u64> },
+    Created {
+        table_id: u64,
+        row_ids: Vec<u64>,
+    },
     /// Rows as they were before the change; their current state is read from the store.
-    Updated { table_id: u64, old: Vec<Row> },
-    Deleted { table_id: u64, row_ids: Vec<u64> },
+    Updated {
+        table_id: u64,
+        old: Vec<Row>,
+    },
+    Deleted {
+        table_id: u64,
+        row_ids: Vec<u64>,
+    },
 }
 
 struct Delivery {
@@ -32,10 +41,13 @@ struct Delivery {
     body: Value,
 }
 
+/// A webhook's queue and the task draining it.
+type Worker = (UnboundedSender<Delivery>, JoinHandle<()>);
+
 /// The per-webhook delivery workers.
 #[derive(Default)]
 pub struct Dispatcher {
-    workers: Mutex<HashMap<u64, (UnboundedSender<Delivery>, JoinHandle<()>)>>,
+    workers: Mutex<HashMap<u64, Worker>>,
 }
 
 impl Dispatcher {
@@ -106,8 +118,11 @@ pub fn emit(app: &SharedApp, store: &Store, event: RowEvent) {
             }
             RowEvent::Updated { old, .. } => {
                 body["items"] = current(&mut old.iter().map(|r| r.id));
-                body["old_items"] =
-                    Value::Array(old.iter().map(|r| serialize_row(store, r, &fields, names)).collect());
+                body["old_items"] = Value::Array(
+                    old.iter()
+                        .map(|r| serialize_row(store, r, &fields, names))
+                        .collect(),
+                );
             }
             RowEvent::Deleted { row_ids, .. } => {
                 body["row_ids"] = json!(row_ids);
@@ -150,11 +165,19 @@ fn target(app: &SharedApp, webhook_id: u64) -> Option<Target> {
     let hook = store.webhooks.get(&webhook_id).filter(|h| h.active)?;
     Some(Target {
         url: hook.url.clone(),
-        method: reqwest::Method::from_bytes(hook.request_method.as_bytes()).unwrap_or(reqwest::Method::POST),
+        method: reqwest::Method::from_bytes(hook.request_method.as_bytes())
+            .unwrap_or(reqwest::Method::POST),
         headers: hook
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
             .collect(),
     })
 }
@@ -186,7 +209,9 @@ async fn run(app: SharedApp, webhook_id: u64, mut queue: UnboundedReceiver<Deliv
                 Err(e) => (None, String::new(), e.to_string()),
             };
             let ok = status.is_some_and(|s| (200..300).contains(&s));
-            if record(&app, webhook_id, &target, &delivery, status, response, error, ok) {
+            if record(
+                &app, webhook_id, &target, &delivery, status, response, error, ok,
+            ) {
                 break;
             }
             let exponent = attempt.saturating_sub(1).min(16);

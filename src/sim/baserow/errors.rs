@@ -4,9 +4,9 @@
 //! including the two odd ones: DRF's bare `{"detail": ...}` when no credentials were given, and
 //! Django's HTML 500 page for the dangling-link bug.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
 use serde_json::{Value, json};
 
 /// Per-key validation errors as Baserow renders them: `{"key": [{"error": msg, "code": code}]}`.

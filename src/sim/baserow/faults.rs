@@ -193,7 +193,12 @@ async fn post_faults(State(app): State<SharedApp>, bytes: Bytes) -> Response {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let rate = |k: &str| body.get(k).and_then(Value::as_f64).unwrap_or(0.0).clamp(0.0, 1.0);
+    let rate = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            .clamp(0.0, 1.0)
+    };
     let faults = BaserowFaults {
         latency: Duration::from_millis(body.get("latency_ms").and_then(Value::as_u64).unwrap_or(0)),
         error_rate: rate("error_rate"),

@@ -20,7 +20,10 @@ use super::state::Store;
 
 pub fn router() -> Router<SharedApp> {
     Router::new()
-        .route("/api/database/fields/table/{table_id}/", get(list_fields).post(create_field))
+        .route(
+            "/api/database/fields/table/{table_id}/",
+            get(list_fields).post(create_field),
+        )
         .route(
             "/api/database/fields/{field_id}/",
             patch(update_field).get(get_field).delete(delete_field),
@@ -28,9 +31,19 @@ pub fn router() -> Router<SharedApp> {
 }
 
 /// Adds a field to a table and returns its id.
-pub fn insert_field(store: &mut Store, table_id: u64, name: &str, kind: FieldKind, primary: bool) -> u64 {
+pub fn insert_field(
+    store: &mut Store,
+    table_id: u64,
+    name: &str,
+    kind: FieldKind,
+    primary: bool,
+) -> u64 {
     let id = store.next_id("field");
-    let order = store.fields.values().filter(|f| f.table_id == table_id).count() as u64;
+    let order = store
+        .fields
+        .values()
+        .filter(|f| f.table_id == table_id)
+        .count() as u64;
     store.fields.insert(
         id,
         Field {
@@ -56,7 +69,12 @@ fn with_related(store: &Store, field: &Field) -> Value {
         FieldKind::LinkRow {
             related_field_id: Some(id),
             ..
-        } => store.fields.get(id).map(|f| field_json(store, f)).into_iter().collect(),
+        } => store
+            .fields
+            .get(id)
+            .map(|f| field_json(store, f))
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     };
     if let Value::Object(map) = &mut value {
@@ -86,35 +104,64 @@ fn check_name(store: &Store, table_id: u64, name: &str, except: Option<u64>) -> 
 }
 
 fn unique_name(store: &Store, table_id: u64, wanted: &str) -> String {
-    let taken = |n: &str| store.fields.values().any(|f| f.table_id == table_id && f.name == n);
+    let taken = |n: &str| {
+        store
+            .fields
+            .values()
+            .any(|f| f.table_id == table_id && f.name == n)
+    };
     if !taken(wanted) {
         return wanted.to_string();
     }
-    (2..).map(|i| format!("{wanted} - {i}")).find(|n| !taken(n)).unwrap_or_default()
+    (2..)
+        .map(|i| format!("{wanted} - {i}"))
+        .find(|n| !taken(n))
+        .unwrap_or_default()
 }
 
-async fn list_fields(State(app): State<SharedApp>, headers: HeaderMap, Path(table_id): Path<u64>) -> ApiResult<Json<Value>> {
+async fn list_fields(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(table_id): Path<u64>,
+) -> ApiResult<Json<Value>> {
     let store = app.store();
     let principal = require_any(&store, &headers)?;
     check_table(&store, &principal, table_id, Operation::Read)?;
-    let list = store.table_fields(table_id).into_iter().map(|f| field_json(&store, f)).collect();
+    let list = store
+        .table_fields(table_id)
+        .into_iter()
+        .map(|f| field_json(&store, f))
+        .collect();
     Ok(Json(Value::Array(list)))
 }
 
-async fn get_field(State(app): State<SharedApp>, headers: HeaderMap, Path(field_id): Path<u64>) -> ApiResult<Json<Value>> {
+async fn get_field(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(field_id): Path<u64>,
+) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let store = app.store();
-    let field = store.fields.get(&field_id).ok_or_else(ApiError::field_missing)?;
+    let field = store
+        .fields
+        .get(&field_id)
+        .ok_or_else(ApiError::field_missing)?;
     Ok(Json(field_json(&store, field)))
 }
 
 /// Validates a link target and returns it, or `None` for non-link kinds.
 fn link_target(store: &Store, table_id: u64, kind: &FieldKind) -> ApiResult<Option<u64>> {
-    let FieldKind::LinkRow { table_id: target, .. } = kind else {
+    let FieldKind::LinkRow {
+        table_id: target, ..
+    } = kind
+    else {
         return Ok(None);
     };
     let own = store.tables.get(&table_id).map(|t| t.database_id);
-    let other = store.tables.get(target).ok_or_else(ApiError::table_missing)?;
+    let other = store
+        .tables
+        .get(target)
+        .ok_or_else(ApiError::table_missing)?;
     if Some(other.database_id) != own {
         return Err(ApiError::bad_request(
             "ERROR_LINK_ROW_TABLE_NOT_IN_SAME_DATABASE",
@@ -145,7 +192,10 @@ async fn create_field(
     };
     let target = link_target(&store, table_id, &kind)?;
     let id = insert_field(&mut store, table_id, &name, kind, false);
-    let wants_related = body.get("has_related_field").and_then(Value::as_bool).unwrap_or(true);
+    let wants_related = body
+        .get("has_related_field")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     if let Some(target) = target.filter(|t| *t != table_id && wants_related) {
         add_reverse_field(&mut store, id, table_id, target);
     }
@@ -154,7 +204,11 @@ async fn create_field(
 }
 
 fn add_reverse_field(store: &mut Store, field_id: u64, table_id: u64, target: u64) {
-    let table_name = store.tables.get(&table_id).map(|t| t.name.clone()).unwrap_or_default();
+    let table_name = store
+        .tables
+        .get(&table_id)
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
     let name = unique_name(store, target, &table_name);
     let reverse = FieldKind::LinkRow {
         table_id,
@@ -162,7 +216,9 @@ fn add_reverse_field(store: &mut Store, field_id: u64, table_id: u64, target: u6
     };
     let reverse_id = insert_field(store, target, &name, reverse, false);
     if let Some(Field {
-        kind: FieldKind::LinkRow { related_field_id, .. },
+        kind: FieldKind::LinkRow {
+            related_field_id, ..
+        },
         ..
     }) = store.fields.get_mut(&field_id)
     {
@@ -175,7 +231,9 @@ fn remove_field(store: &mut Store, field_id: u64) -> Vec<u64> {
     let mut removed = Vec::new();
     let mut pending = vec![field_id];
     while let Some(id) = pending.pop() {
-        let Some(field) = store.fields.remove(&id) else { continue };
+        let Some(field) = store.fields.remove(&id) else {
+            continue;
+        };
         if let Some(table) = store.tables.get_mut(&field.table_id) {
             for row in table.rows.values_mut() {
                 row.values.remove(&id);
@@ -202,7 +260,11 @@ async fn update_field(
     require_user(&app, &headers)?;
     let body: Map<String, Value> = body_object(&bytes)?;
     let mut store = app.store();
-    let field = store.fields.get(&field_id).cloned().ok_or_else(ApiError::field_missing)?;
+    let field = store
+        .fields
+        .get(&field_id)
+        .cloned()
+        .ok_or_else(ApiError::field_missing)?;
     let name = match body.contains_key("name") {
         true => required_str(&body, "name")?,
         false => field.name.clone(),
@@ -233,11 +295,11 @@ async fn update_field(
             remove_field(&mut store, related);
         }
         // Values of a changed type are reset, except between text-like types.
-        if !(kind.is_texty() && field.kind.is_texty()) {
-            if let Some(table) = store.tables.get_mut(&field.table_id) {
-                for row in table.rows.values_mut() {
-                    row.values.remove(&field.id);
-                }
+        if !(kind.is_texty() && field.kind.is_texty())
+            && let Some(table) = store.tables.get_mut(&field.table_id)
+        {
+            for row in table.rows.values_mut() {
+                row.values.remove(&field.id);
             }
         }
     }
@@ -248,14 +310,24 @@ async fn update_field(
     if let Some(target) = target.filter(|t| type_changed && *t != field.table_id) {
         add_reverse_field(&mut store, field_id, field.table_id, target);
     }
-    let updated = store.fields.get(&field_id).ok_or_else(ApiError::field_missing)?;
+    let updated = store
+        .fields
+        .get(&field_id)
+        .ok_or_else(ApiError::field_missing)?;
     Ok(Json(with_related(&store, updated)))
 }
 
-async fn delete_field(State(app): State<SharedApp>, headers: HeaderMap, Path(field_id): Path<u64>) -> ApiResult<Json<Value>> {
+async fn delete_field(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(field_id): Path<u64>,
+) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let mut store = app.store();
-    let field = store.fields.get(&field_id).ok_or_else(ApiError::field_missing)?;
+    let field = store
+        .fields
+        .get(&field_id)
+        .ok_or_else(ApiError::field_missing)?;
     if field.primary {
         return Err(ApiError::bad_request(
             "ERROR_CANNOT_DELETE_PRIMARY_FIELD",

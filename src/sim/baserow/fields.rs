@@ -28,16 +28,34 @@ pub enum FieldKind {
     Email,
     PhoneNumber,
     Url,
-    Date { include_time: bool },
+    Date {
+        include_time: bool,
+    },
     Boolean,
-    Number { decimal_places: u32, negative: bool },
-    SingleSelect { options: Vec<SelectOption> },
-    MultipleSelect { options: Vec<SelectOption> },
-    LinkRow { table_id: u64, related_field_id: Option<u64> },
-    CreatedOn { include_time: bool },
-    LastModified { include_time: bool },
+    Number {
+        decimal_places: u32,
+        negative: bool,
+    },
+    SingleSelect {
+        options: Vec<SelectOption>,
+    },
+    MultipleSelect {
+        options: Vec<SelectOption>,
+    },
+    LinkRow {
+        table_id: u64,
+        related_field_id: Option<u64>,
+    },
+    CreatedOn {
+        include_time: bool,
+    },
+    LastModified {
+        include_time: bool,
+    },
     /// Only `row_id()` is supported; it reads as the row id in a decimal string.
-    FormulaRowId { formula: String },
+    FormulaRowId {
+        formula: String,
+    },
 }
 
 impl FieldKind {
@@ -63,7 +81,9 @@ impl FieldKind {
     pub fn is_read_only(&self) -> bool {
         matches!(
             self,
-            FieldKind::CreatedOn { .. } | FieldKind::LastModified { .. } | FieldKind::FormulaRowId { .. }
+            FieldKind::CreatedOn { .. }
+                | FieldKind::LastModified { .. }
+                | FieldKind::FormulaRowId { .. }
         )
     }
 
@@ -71,7 +91,11 @@ impl FieldKind {
     pub fn is_texty(&self) -> bool {
         matches!(
             self,
-            FieldKind::Text | FieldKind::LongText | FieldKind::Email | FieldKind::PhoneNumber | FieldKind::Url
+            FieldKind::Text
+                | FieldKind::LongText
+                | FieldKind::Email
+                | FieldKind::PhoneNumber
+                | FieldKind::Url
         )
     }
 
@@ -164,7 +188,10 @@ impl Field {
                 out.insert("link_row_table".into(), json!(table_id));
                 out.insert("link_row_related_field_id".into(), json!(related_field_id));
                 out.insert("link_row_related_field".into(), json!(related_field_id));
-                out.insert("has_related_field".into(), json!(related_field_id.is_some()));
+                out.insert(
+                    "has_related_field".into(),
+                    json!(related_field_id.is_some()),
+                );
                 out.insert("link_row_limit_selection_view".into(), Value::Null);
                 out.insert("link_row_multiple_relationships".into(), json!(true));
             }
@@ -211,7 +238,11 @@ fn parse_options(
         let value = match item.get("value") {
             Some(Value::String(s)) => s.clone(),
             _ => {
-                return Err(ApiError::field("select_options", "This field is required.", "required"));
+                return Err(ApiError::field(
+                    "select_options",
+                    "This field is required.",
+                    "required",
+                ));
             }
         };
         let color = item
@@ -317,13 +348,21 @@ pub fn parse_kind(
             let formula = match (body.get("formula"), same_type) {
                 (Some(Value::String(f)), _) => f.clone(),
                 (None, Some(FieldKind::FormulaRowId { formula })) => formula.clone(),
-                _ => return Err(ApiError::field("formula", "This field is required.", "required")),
+                _ => {
+                    return Err(ApiError::field(
+                        "formula",
+                        "This field is required.",
+                        "required",
+                    ));
+                }
             };
             let normalized: String = formula.chars().filter(|c| !c.is_whitespace()).collect();
             if !normalized.eq_ignore_ascii_case("row_id()") {
                 return Err(ApiError::bad_request(
                     "ERROR_WITH_FORMULA",
-                    format!("Error with formula: the simulator only supports row_id(), not {formula}."),
+                    format!(
+                        "Error with formula: the simulator only supports row_id(), not {formula}."
+                    ),
                 ));
             }
             FieldKind::FormulaRowId { formula }

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use super::errors::{ApiError, ApiResult};
 use super::fields::{Field, FieldKind};
 use super::state::{Row, Store};
-use super::values::{live_links, parse_datetime, parse_decimal, read_value, stored, text_of};
+use super::cell_input::{parse_datetime, parse_decimal};
+use super::values::{live_links, read_value, stored, text_of};
 
 #[derive(Debug, Clone)]
 pub struct Condition {
@@ -28,17 +29,37 @@ pub struct Group {
 }
 
 const TYPES: &[&str] = &[
-    "equal", "not_equal", "contains", "contains_not", "empty", "not_empty", "boolean",
-    "link_row_has", "link_row_has_not", "higher_than", "higher_than_or_equal", "lower_than",
-    "lower_than_or_equal", "date_is", "date_is_not", "date_is_before", "date_is_on_or_before",
-    "date_is_after", "date_is_on_or_after", "single_select_equal", "single_select_not_equal",
+    "equal",
+    "not_equal",
+    "contains",
+    "contains_not",
+    "empty",
+    "not_empty",
+    "boolean",
+    "link_row_has",
+    "link_row_has_not",
+    "higher_than",
+    "higher_than_or_equal",
+    "lower_than",
+    "lower_than_or_equal",
+    "date_is",
+    "date_is_not",
+    "date_is_before",
+    "date_is_on_or_before",
+    "date_is_after",
+    "date_is_on_or_after",
+    "single_select_equal",
+    "single_select_not_equal",
 ];
 
 fn compatible(kind: &str, field: &FieldKind) -> bool {
     use FieldKind as K;
     let texty = field.is_texty();
     let numeric = matches!(field, K::Number { .. } | K::FormulaRowId { .. });
-    let datey = matches!(field, K::Date { .. } | K::CreatedOn { .. } | K::LastModified { .. });
+    let datey = matches!(
+        field,
+        K::Date { .. } | K::CreatedOn { .. } | K::LastModified { .. }
+    );
     match kind {
         "equal" | "not_equal" => texty || numeric,
         "contains" | "contains_not" => !matches!(field, K::Boolean),
@@ -46,7 +67,9 @@ fn compatible(kind: &str, field: &FieldKind) -> bool {
         "boolean" => matches!(field, K::Boolean),
         "link_row_has" | "link_row_has_not" => matches!(field, K::LinkRow { .. }),
         "higher_than" | "higher_than_or_equal" | "lower_than" | "lower_than_or_equal" => numeric,
-        "single_select_equal" | "single_select_not_equal" => matches!(field, K::SingleSelect { .. }),
+        "single_select_equal" | "single_select_not_equal" => {
+            matches!(field, K::SingleSelect { .. })
+        }
         _ => datey,
     }
 }
@@ -62,19 +85,31 @@ fn condition(field: &Field, kind: &str, value: String) -> ApiResult<Option<Condi
     if !compatible(kind, &field.kind) {
         return Err(ApiError::bad_request(
             "ERROR_VIEW_FILTER_TYPE_UNSUPPORTED_FIELD",
-            format!("The field type {} is not compatible with the filter type {kind}.", field.kind.type_name()),
+            format!(
+                "The field type {} is not compatible with the filter type {kind}.",
+                field.kind.type_name()
+            ),
         ));
     }
     let needs_value = !matches!(kind, "empty" | "not_empty" | "boolean");
-    let date_value_empty = kind.starts_with("date_is") && date_parts(&value).1.is_empty() && date_parts(&value).2 == "exact_date";
+    let date_value_empty = kind.starts_with("date_is")
+        && date_parts(&value).1.is_empty()
+        && date_parts(&value).2 == "exact_date";
     if (needs_value && value.trim().is_empty()) || date_value_empty {
         return Ok(None);
     }
-    Ok(Some(Condition { field: field.clone(), kind: kind.to_string(), value }))
+    Ok(Some(Condition {
+        field: field.clone(),
+        kind: kind.to_string(),
+        value,
+    }))
 }
 
 fn param_error(detail: &str) -> ApiError {
-    ApiError::bad_request("ERROR_FILTERS_PARAM_VALIDATION_ERROR", json!({"filters": [{"error": detail, "code": "invalid"}]}))
+    ApiError::bad_request(
+        "ERROR_FILTERS_PARAM_VALIDATION_ERROR",
+        json!({"filters": [{"error": detail, "code": "invalid"}]}),
+    )
 }
 
 fn filter_field_not_found(reference: &Value) -> ApiError {
@@ -82,19 +117,24 @@ fn filter_field_not_found(reference: &Value) -> ApiError {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    ApiError::bad_request("ERROR_FILTER_FIELD_NOT_FOUND", format!("The field {shown} was not found in the table."))
+    ApiError::bad_request(
+        "ERROR_FILTER_FIELD_NOT_FOUND",
+        format!("The field {shown} was not found in the table."),
+    )
 }
 
 fn resolve<'a>(visible: &[&'a Field], reference: &Value, user_names: bool) -> Option<&'a Field> {
     match reference {
-        Value::Number(n) => n.as_u64().and_then(|id| visible.iter().copied().find(|f| f.id == id)),
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|id| visible.iter().copied().find(|f| f.id == id)),
         Value::String(s) => {
-            if user_names {
-                if let Some(f) = visible.iter().copied().find(|f| &f.name == s) {
-                    return Some(f);
-                }
+            if user_names && let Some(f) = visible.iter().copied().find(|f| &f.name == s) {
+                return Some(f);
             }
-            s.parse::<u64>().ok().and_then(|id| visible.iter().copied().find(|f| f.id == id))
+            s.parse::<u64>()
+                .ok()
+                .and_then(|id| visible.iter().copied().find(|f| f.id == id))
         }
         _ => None,
     }
@@ -102,7 +142,8 @@ fn resolve<'a>(visible: &[&'a Field], reference: &Value, user_names: bool) -> Op
 
 /// Parses the JSON `filters` parameter.
 pub fn parse_json(raw: &str, visible: &[&Field], user_names: bool) -> ApiResult<Group> {
-    let tree: Value = serde_json::from_str(raw).map_err(|e| param_error(&format!("The provided filters are not valid JSON: {e}")))?;
+    let tree: Value = serde_json::from_str(raw)
+        .map_err(|e| param_error(&format!("The provided filters are not valid JSON: {e}")))?;
     parse_group(&tree, visible, user_names)
 }
 
@@ -110,16 +151,32 @@ fn parse_group(tree: &Value, visible: &[&Field], user_names: bool) -> ApiResult<
     let Some(map) = tree.as_object() else {
         return Err(param_error("The filters must be an object."));
     };
-    let or = match map.get("filter_type").and_then(Value::as_str).unwrap_or("AND") {
+    let or = match map
+        .get("filter_type")
+        .and_then(Value::as_str)
+        .unwrap_or("AND")
+    {
         "AND" => false,
         "OR" => true,
         other => return Err(param_error(&format!("\"{other}\" is not a valid choice."))),
     };
-    let mut group = Group { or, ..Group::default() };
-    for item in map.get("filters").and_then(Value::as_array).into_iter().flatten() {
+    let mut group = Group {
+        or,
+        ..Group::default()
+    };
+    for item in map
+        .get("filters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let reference = item.get("field").cloned().unwrap_or(Value::Null);
-        let kind = item.get("type").and_then(Value::as_str).ok_or_else(|| param_error("Each filter needs a type."))?;
-        let field = resolve(visible, &reference, user_names).ok_or_else(|| filter_field_not_found(&reference))?;
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| param_error("Each filter needs a type."))?;
+        let field = resolve(visible, &reference, user_names)
+            .ok_or_else(|| filter_field_not_found(&reference))?;
         let value = match item.get("value") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
@@ -129,7 +186,12 @@ fn parse_group(tree: &Value, visible: &[&Field], user_names: bool) -> ApiResult<
             group.conditions.push(c);
         }
     }
-    for sub in map.get("groups").and_then(Value::as_array).into_iter().flatten() {
+    for sub in map
+        .get("groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         group.groups.push(parse_group(sub, visible, user_names)?);
     }
     Ok(group)
@@ -137,13 +199,29 @@ fn parse_group(tree: &Value, visible: &[&Field], user_names: bool) -> ApiResult<
 
 /// Parses `filter__field_<id>__<type>` / `filter__<name>__<type>` parameters; fields that are
 /// not visible are skipped silently, as the real server does.
-pub fn parse_legacy(params: &[(String, String)], visible: &[&Field], user_names: bool) -> ApiResult<Group> {
-    let or = params.iter().any(|(k, v)| k == "filter_type" && v.eq_ignore_ascii_case("OR"));
-    let mut group = Group { or, ..Group::default() };
+pub fn parse_legacy(
+    params: &[(String, String)],
+    visible: &[&Field],
+    user_names: bool,
+) -> ApiResult<Group> {
+    let or = params
+        .iter()
+        .any(|(k, v)| k == "filter_type" && v.eq_ignore_ascii_case("OR"));
+    let mut group = Group {
+        or,
+        ..Group::default()
+    };
     for (key, value) in params {
-        let Some(rest) = key.strip_prefix("filter__") else { continue };
-        let Some((field_ref, kind)) = rest.rsplit_once("__") else { continue };
-        let field = match field_ref.strip_prefix("field_").and_then(|id| id.parse::<u64>().ok()) {
+        let Some(rest) = key.strip_prefix("filter__") else {
+            continue;
+        };
+        let Some((field_ref, kind)) = rest.rsplit_once("__") else {
+            continue;
+        };
+        let field = match field_ref
+            .strip_prefix("field_")
+            .and_then(|id| id.parse::<u64>().ok())
+        {
             Some(id) => visible.iter().copied().find(|f| f.id == id),
             None if user_names => visible.iter().copied().find(|f| f.name == field_ref),
             None => None,
@@ -182,7 +260,15 @@ impl Group {
 fn date_parts(value: &str) -> (String, String, String) {
     let parts: Vec<&str> = value.split('?').collect();
     match parts.as_slice() {
-        [tz, date, op] => (tz.to_string(), date.to_string(), if op.is_empty() { "exact_date".into() } else { op.to_string() }),
+        [tz, date, op] => (
+            tz.to_string(),
+            date.to_string(),
+            if op.is_empty() {
+                "exact_date".into()
+            } else {
+                op.to_string()
+            },
+        ),
         [tz, date] => (tz.to_string(), date.to_string(), "exact_date".into()),
         [date] => ("UTC".into(), date.to_string(), "exact_date".into()),
         _ => ("UTC".into(), String::new(), "invalid".into()),
@@ -225,27 +311,42 @@ impl Condition {
         match self.kind.as_str() {
             "equal" => self.equal(store, row),
             "not_equal" => !self.equal(store, row),
-            "contains" => text_of(store, field, row).to_lowercase().contains(&value.to_lowercase()),
-            "contains_not" => !text_of(store, field, row).to_lowercase().contains(&value.to_lowercase()),
+            "contains" => text_of(store, field, row)
+                .to_lowercase()
+                .contains(&value.to_lowercase()),
+            "contains_not" => !text_of(store, field, row)
+                .to_lowercase()
+                .contains(&value.to_lowercase()),
             "empty" => is_empty(&read_value(store, field, row)),
             "not_empty" => !is_empty(&read_value(store, field, row)),
             "boolean" => {
-                let wanted = matches!(value.trim().to_lowercase().as_str(), "1" | "true" | "t" | "y" | "yes" | "on" | "checked");
+                let wanted = matches!(
+                    value.trim().to_lowercase().as_str(),
+                    "1" | "true" | "t" | "y" | "yes" | "on" | "checked"
+                );
                 stored(field, row).as_bool().unwrap_or(false) == wanted
             }
             "link_row_has" | "link_row_has_not" => {
                 let has = match (value.trim().parse::<u64>(), &field.kind) {
-                    (Ok(id), FieldKind::LinkRow { table_id, .. }) => live_links(store, *table_id, &stored(field, row)).contains(&id),
+                    (Ok(id), FieldKind::LinkRow { table_id, .. }) => {
+                        live_links(store, *table_id, &stored(field, row)).contains(&id)
+                    }
                     _ => false,
                 };
                 (self.kind == "link_row_has") == has
             }
             "single_select_equal" | "single_select_not_equal" => {
-                let equal = stored(field, row).as_u64().map(|id| id.to_string()).as_deref() == Some(value.trim());
+                let equal = stored(field, row)
+                    .as_u64()
+                    .map(|id| id.to_string())
+                    .as_deref()
+                    == Some(value.trim());
                 (self.kind == "single_select_equal") == equal
             }
             kind if kind.starts_with("higher") || kind.starts_with("lower") => {
-                let (Some(cell), Some(target)) = (number_of(&text_of(store, field, row)), number_of(value)) else {
+                let (Some(cell), Some(target)) =
+                    (number_of(&text_of(store, field, row)), number_of(value))
+                else {
                     return false;
                 };
                 match kind {
@@ -256,7 +357,8 @@ impl Condition {
                 }
             }
             kind => {
-                let (Some(cell), Some(target)) = (cell_day(store, field, row), target_day(value)) else {
+                let (Some(cell), Some(target)) = (cell_day(store, field, row), target_day(value))
+                else {
                     return kind == "date_is_not";
                 };
                 match kind {

@@ -7,6 +7,7 @@
 mod admin;
 mod auth;
 mod batch;
+mod cell_input;
 mod delivery;
 mod errors;
 mod faults;
@@ -16,6 +17,7 @@ mod filters;
 mod query;
 mod rows;
 mod state;
+mod tables;
 mod tokens;
 mod values;
 mod webhooks;
@@ -108,7 +110,11 @@ impl App {
     }
 
     fn stats(&self) -> Value {
-        let by_route = self.by_route.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let by_route = self
+            .by_route
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         json!({
             "request_count": self.requests.load(Ordering::Relaxed),
             "requests_by_route": by_route,
@@ -206,13 +212,20 @@ impl BaserowSim {
 fn build_router(app: SharedApp) -> Router {
     let api = Router::new()
         .merge(admin::router())
+        .merge(tables::router())
         .merge(tokens::router())
         .merge(field_api::router())
         .merge(rows::router())
         .merge(batch::router())
         .merge(webhooks::router())
-        .route_layer(axum::middleware::from_fn_with_state(app.clone(), faults::gate))
-        .route_layer(axum::middleware::from_fn_with_state(app.clone(), count_request));
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            faults::gate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            count_request,
+        ));
     api.merge(faults::control_router())
         .fallback(not_found)
         .with_state(app)
@@ -238,7 +251,9 @@ async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response {
     let _ = method;
     (
         axum::http::StatusCode::NOT_FOUND,
-        axum::Json(json!({"error": "URL_NOT_FOUND", "detail": format!("URL {} not found.", uri.path())})),
+        axum::Json(
+            json!({"error": "URL_NOT_FOUND", "detail": format!("URL {} not found.", uri.path())}),
+        ),
     )
         .into_response()
 }

@@ -15,26 +15,49 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 200;
 
 pub fn parse_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 pub fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Baserow's truthy spellings; a bare `?user_field_names` counts as true.
 pub fn flag(params: &[(String, String)], key: &str) -> bool {
-    param(params, key).is_some_and(|v| matches!(v.to_lowercase().as_str(), "" | "y" | "t" | "o" | "1" | "yes" | "true" | "on"))
+    param(params, key).is_some_and(|v| {
+        matches!(
+            v.to_lowercase().as_str(),
+            "" | "y" | "t" | "o" | "1" | "yes" | "true" | "on"
+        )
+    })
 }
 
 /// `send_webhook_events` defaults to true; only explicit false spellings turn it off.
 pub fn send_webhooks(params: &[(String, String)]) -> bool {
-    !param(params, "send_webhook_events").is_some_and(|v| matches!(v.to_lowercase().as_str(), "false" | "0" | "no" | "n" | "f" | "off"))
+    !param(params, "send_webhook_events").is_some_and(|v| {
+        matches!(
+            v.to_lowercase().as_str(),
+            "false" | "0" | "no" | "n" | "f" | "off"
+        )
+    })
 }
 
 /// Fields kept by `include`/`exclude` (comma-separated names or `field_<id>`).
-pub fn visible_fields<'a>(fields: &[&'a Field], params: &[(String, String)], user_names: bool) -> Vec<&'a Field> {
-    let split = |v: &str| v.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>();
+pub fn visible_fields<'a>(
+    fields: &[&'a Field],
+    params: &[(String, String)],
+    user_names: bool,
+) -> Vec<&'a Field> {
+    let split = |v: &str| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .collect::<Vec<_>>()
+    };
     let mut out: Vec<&Field> = fields.to_vec();
     if let Some(include) = param(params, "include") {
         let keys = split(include);
@@ -63,7 +86,10 @@ impl<'a> ListQuery<'a> {
         let user_names = flag(params, "user_field_names");
         let size = match param(params, "size").and_then(|s| s.trim().parse::<i64>().ok()) {
             Some(n) if n > MAX_PAGE_SIZE as i64 => {
-                return Err(ApiError::bad_request("ERROR_PAGE_SIZE_LIMIT", format!("The page size is limited to {MAX_PAGE_SIZE}.")));
+                return Err(ApiError::bad_request(
+                    "ERROR_PAGE_SIZE_LIMIT",
+                    format!("The page size is limited to {MAX_PAGE_SIZE}."),
+                ));
             }
             Some(n) if n > 0 => n as usize,
             _ => DEFAULT_PAGE_SIZE,
@@ -73,7 +99,10 @@ impl<'a> ListQuery<'a> {
             Some(p) => match p.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => n,
                 _ => {
-                    return Err(ApiError::DetailOnly { status: StatusCode::NOT_FOUND, detail: "Invalid page.".into() });
+                    return Err(ApiError::DetailOnly {
+                        status: StatusCode::NOT_FOUND,
+                        detail: "Invalid page.".into(),
+                    });
                 }
             },
         };
@@ -85,23 +114,53 @@ impl<'a> ListQuery<'a> {
         };
         let search = param(params, "search")
             .filter(|s| !s.trim().is_empty())
-            .map(|s| (s.to_lowercase(), param(params, "search_mode") == Some("compat")));
+            .map(|s| {
+                (
+                    s.to_lowercase(),
+                    param(params, "search_mode") == Some("compat"),
+                )
+            });
         let mut order_by = Vec::new();
-        for item in param(params, "order_by").unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in param(params, "order_by")
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let (descending, key) = match item.strip_prefix('-') {
                 Some(rest) => (true, rest),
                 None => (false, item.strip_prefix('+').unwrap_or(item)),
             };
-            let field = fields.iter().copied().find(|f| f.key(user_names) == key).ok_or_else(|| {
-                ApiError::bad_request("ERROR_ORDER_BY_FIELD_NOT_FOUND", format!("The field {key} was not found in the table."))
-            })?;
+            let field = fields
+                .iter()
+                .copied()
+                .find(|f| f.key(user_names) == key)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "ERROR_ORDER_BY_FIELD_NOT_FOUND",
+                        format!("The field {key} was not found in the table."),
+                    )
+                })?;
             order_by.push((field, descending));
         }
-        Ok(ListQuery { user_names, page, size, visible, filter, search, order_by })
+        Ok(ListQuery {
+            user_names,
+            page,
+            size,
+            visible,
+            filter,
+            search,
+            order_by,
+        })
     }
 
     /// The matching rows in response order.
-    pub fn select<'r>(&self, store: &Store, table_id: u64, rows: impl Iterator<Item = &'r Row>) -> Vec<&'r Row> {
+    pub fn select<'r>(
+        &self,
+        store: &Store,
+        table_id: u64,
+        rows: impl Iterator<Item = &'r Row>,
+    ) -> Vec<&'r Row> {
         let fields = store.table_fields(table_id);
         let mut selected: Vec<&Row> = rows
             .filter(|r| self.filter.matches(store, r))
@@ -127,11 +186,18 @@ impl<'a> ListQuery<'a> {
 /// Default (full-text) mode matches word prefixes; `search_mode=compat` matches substrings
 /// and the row id.
 fn search_matches(store: &Store, fields: &[&Field], row: &Row, term: &str, compat: bool) -> bool {
-    let texts: Vec<String> = fields.iter().map(|f| text_of(store, f, row).to_lowercase()).collect();
+    let texts: Vec<String> = fields
+        .iter()
+        .map(|f| text_of(store, f, row).to_lowercase())
+        .collect();
     if compat {
         return row.id.to_string() == term || texts.iter().any(|t| t.contains(term));
     }
-    let words: Vec<&str> = texts.iter().flat_map(|t| t.split(|c: char| !c.is_alphanumeric())).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = texts
+        .iter()
+        .flat_map(|t| t.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
     term.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .all(|needle| words.iter().any(|w| w.starts_with(needle)))
@@ -152,7 +218,9 @@ fn compare(store: &Store, field: &Field, a: &Row, b: &Row) -> Ordering {
             let b_of = |r: &Row| read_value(store, field, r).as_bool().unwrap_or(false);
             b_of(a).cmp(&b_of(b))
         }
-        _ => text_of(store, field, a).to_lowercase().cmp(&text_of(store, field, b).to_lowercase()),
+        _ => text_of(store, field, a)
+            .to_lowercase()
+            .cmp(&text_of(store, field, b).to_lowercase()),
     }
 }
 
@@ -161,7 +229,9 @@ fn quote_plus(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -171,7 +241,11 @@ fn quote_plus(s: &str) -> String {
 
 /// DRF's `replace_query_param`/`remove_query_param`: parameters sorted by key, `page` set or removed.
 pub fn page_link(base: &str, params: &[(String, String)], page: Option<usize>) -> String {
-    let mut pairs: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "page")
+        .cloned()
+        .collect();
     if let Some(page) = page {
         pairs.push(("page".into(), page.to_string()));
     }
@@ -179,6 +253,9 @@ pub fn page_link(base: &str, params: &[(String, String)], page: Option<usize>) -
     if pairs.is_empty() {
         return base.to_string();
     }
-    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v))).collect();
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
+        .collect();
     format!("{base}?{}", query.join("&"))
 }

@@ -22,7 +22,10 @@ use super::write::{self, PrepareError};
 
 pub fn router() -> Router<SharedApp> {
     Router::new()
-        .route("/api/database/rows/table/{id}/", get(list_rows).post(create_row))
+        .route(
+            "/api/database/rows/table/{id}/",
+            get(list_rows).post(create_row),
+        )
         .route(
             "/api/database/rows/table/{id}/{row_id}/",
             get(get_row).patch(update_row).delete(delete_row),
@@ -48,7 +51,9 @@ pub fn snapshot(store: &Store, table_id: u64) -> Vec<Value> {
     let fields = store.table_fields(table_id);
     let mut rows: Vec<&Row> = table.rows.values().collect();
     rows.sort_by_key(|r| (r.order, r.id));
-    rows.into_iter().map(|r| serialize_row(store, r, &fields, true)).collect()
+    rows.into_iter()
+        .map(|r| serialize_row(store, r, &fields, true))
+        .collect()
 }
 
 pub fn prepare_error(error: PrepareError) -> ApiError {
@@ -69,7 +74,10 @@ async fn list_rows(
     check_table(&store, &principal, table_id, Operation::Read)?;
     let params = parse_pairs(raw.as_deref());
     let query = ListQuery::parse(&store, table_id, &params)?;
-    let table = store.tables.get(&table_id).ok_or_else(ApiError::table_missing)?;
+    let table = store
+        .tables
+        .get(&table_id)
+        .ok_or_else(ApiError::table_missing)?;
     let selected = query.select(&store, table_id, table.rows.values());
     let count = selected.len();
     let start = (query.page - 1).saturating_mul(query.size);
@@ -84,13 +92,16 @@ async fn list_rows(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
     let base = format!("http://{host}/api/database/rows/table/{table_id}/");
-    let next = (start + query.size < count).then(|| page_link(&base, &params, Some(query.page + 1)));
+    let next =
+        (start + query.size < count).then(|| page_link(&base, &params, Some(query.page + 1)));
     let previous = match query.page {
         1 => None,
         2 => Some(page_link(&base, &params, None)),
         n => Some(page_link(&base, &params, Some(n - 1))),
     };
-    Ok(Json(json!({"count": count, "next": next, "previous": previous, "results": results})))
+    Ok(Json(
+        json!({"count": count, "next": next, "previous": previous, "results": results}),
+    ))
 }
 
 async fn get_row(
@@ -131,12 +142,20 @@ async fn create_row(
     let params = parse_pairs(raw.as_deref());
     let user_names = flag(&params, "user_field_names");
     let body = body_map(&bytes)?;
-    let prepared = write::prepare(&store, table_id, None, &body, user_names).map_err(prepare_error)?;
+    let prepared =
+        write::prepare(&store, table_id, None, &body, user_names).map_err(prepare_error)?;
     let row_id = write::new_row(&mut store, table_id).ok_or_else(ApiError::table_missing)?;
     let mut touched = Vec::new();
     write::apply(&mut store, table_id, row_id, prepared, &mut touched);
     if send_webhooks(&params) {
-        emit(&app, &store, RowEvent::Created { table_id, row_ids: vec![row_id] });
+        emit(
+            &app,
+            &store,
+            RowEvent::Created {
+                table_id,
+                row_ids: vec![row_id],
+            },
+        );
         emit_touched(&app, &store, touched);
     }
     let fields = store.table_fields(table_id);
@@ -167,11 +186,19 @@ async fn update_row(
         .and_then(|t| t.rows.get(&row_id))
         .cloned()
         .ok_or_else(|| ApiError::row_missing(&[row_id]))?;
-    let prepared = write::prepare(&store, table_id, Some(&old), &body, user_names).map_err(prepare_error)?;
+    let prepared =
+        write::prepare(&store, table_id, Some(&old), &body, user_names).map_err(prepare_error)?;
     let mut touched = Vec::new();
     write::apply(&mut store, table_id, row_id, prepared, &mut touched);
     if send_webhooks(&params) {
-        emit(&app, &store, RowEvent::Updated { table_id, old: vec![old] });
+        emit(
+            &app,
+            &store,
+            RowEvent::Updated {
+                table_id,
+                old: vec![old],
+            },
+        );
         emit_touched(&app, &store, touched);
     }
     let fields = store.table_fields(table_id);
@@ -193,13 +220,23 @@ async fn delete_row(
     let principal = require_any(&store, &headers)?;
     check_table(&store, &principal, table_id, Operation::Delete)?;
     let params = parse_pairs(raw.as_deref());
-    let exists = store.tables.get(&table_id).is_some_and(|t| t.rows.contains_key(&row_id));
+    let exists = store
+        .tables
+        .get(&table_id)
+        .is_some_and(|t| t.rows.contains_key(&row_id));
     if !exists {
         return Err(ApiError::row_missing(&[row_id]));
     }
     write::delete_rows(&mut store, table_id, &[row_id]);
     if send_webhooks(&params) {
-        emit(&app, &store, RowEvent::Deleted { table_id, row_ids: vec![row_id] });
+        emit(
+            &app,
+            &store,
+            RowEvent::Deleted {
+                table_id,
+                row_ids: vec![row_id],
+            },
+        );
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

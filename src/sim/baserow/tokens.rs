@@ -29,7 +29,9 @@ fn permission_json(p: &Permission) -> Value {
     match p {
         Permission::All => json!(true),
         Permission::Nothing => json!(false),
-        Permission::Only(refs) => Value::Array(refs.iter().map(|(kind, id)| json!([kind, id])).collect()),
+        Permission::Only(refs) => {
+            Value::Array(refs.iter().map(|(kind, id)| json!([kind, id])).collect())
+        }
     }
 }
 
@@ -49,7 +51,11 @@ fn token_json(t: &DbToken) -> Value {
 }
 
 fn token_missing() -> ApiError {
-    ApiError::coded(StatusCode::NOT_FOUND, "ERROR_TOKEN_DOES_NOT_EXIST", "The token does not exist.")
+    ApiError::coded(
+        StatusCode::NOT_FOUND,
+        "ERROR_TOKEN_DOES_NOT_EXIST",
+        "The token does not exist.",
+    )
 }
 
 /// 32 alphanumeric characters, like Baserow's keys.
@@ -60,16 +66,30 @@ fn new_key() -> String {
 async fn list_tokens(State(app): State<SharedApp>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let store = app.store();
-    Ok(Json(Value::Array(store.tokens.values().map(token_json).collect())))
+    Ok(Json(Value::Array(
+        store.tokens.values().map(token_json).collect(),
+    )))
 }
 
-async fn create_token(State(app): State<SharedApp>, headers: HeaderMap, bytes: Bytes) -> ApiResult<Json<Value>> {
+async fn create_token(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let body = body_object(&bytes)?;
     let name = required_str(&body, "name")?;
     let workspace_id = match body.get("workspace") {
-        Some(v) => v.as_u64().ok_or_else(|| ApiError::field("workspace", "A valid integer is required.", "invalid"))?,
-        None => return Err(ApiError::field("workspace", "This field is required.", "required")),
+        Some(v) => v.as_u64().ok_or_else(|| {
+            ApiError::field("workspace", "A valid integer is required.", "invalid")
+        })?,
+        None => {
+            return Err(ApiError::field(
+                "workspace",
+                "This field is required.",
+                "required",
+            ));
+        }
     };
     let mut store = app.store();
     if !store.workspaces.contains_key(&workspace_id) {
@@ -90,13 +110,25 @@ async fn create_token(State(app): State<SharedApp>, headers: HeaderMap, bytes: B
     Ok(Json(token_json(&token)))
 }
 
-async fn get_token(State(app): State<SharedApp>, headers: HeaderMap, Path(token_id): Path<u64>) -> ApiResult<Json<Value>> {
+async fn get_token(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(token_id): Path<u64>,
+) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let store = app.store();
-    store.tokens.get(&token_id).map(|t| Json(token_json(t))).ok_or_else(token_missing)
+    store
+        .tokens
+        .get(&token_id)
+        .map(|t| Json(token_json(t)))
+        .ok_or_else(token_missing)
 }
 
-async fn delete_token(State(app): State<SharedApp>, headers: HeaderMap, Path(token_id): Path<u64>) -> ApiResult<Response> {
+async fn delete_token(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(token_id): Path<u64>,
+) -> ApiResult<Response> {
     require_user(&app, &headers)?;
     let mut store = app.store();
     store.tokens.remove(&token_id).ok_or_else(token_missing)?;
@@ -112,10 +144,16 @@ fn parse_permission(value: &Value) -> Option<Permission> {
             let mut refs = Vec::with_capacity(items.len());
             for item in items {
                 let pair = item.as_array().filter(|p| p.len() == 2)?;
-                let kind = pair[0].as_str().filter(|k| *k == "database" || *k == "table")?;
+                let kind = pair[0]
+                    .as_str()
+                    .filter(|k| *k == "database" || *k == "table")?;
                 refs.push((kind.to_string(), pair[1].as_u64()?));
             }
-            Some(if refs.is_empty() { Permission::Nothing } else { Permission::Only(refs) })
+            Some(if refs.is_empty() {
+                Permission::Nothing
+            } else {
+                Permission::Only(refs)
+            })
         }
         _ => None,
     }
@@ -123,14 +161,23 @@ fn parse_permission(value: &Value) -> Option<Permission> {
 
 fn parse_permissions(raw: &Value) -> ApiResult<[Permission; 4]> {
     let Some(map) = raw.as_object() else {
-        return Err(ApiError::field("permissions", "Expected a dictionary of items.", "not_a_dict"));
+        return Err(ApiError::field(
+            "permissions",
+            "Expected a dictionary of items.",
+            "not_a_dict",
+        ));
     };
     let mut errors = FieldErrors::new();
     let mut parsed = Vec::with_capacity(4);
     for key in ["create", "read", "update", "delete"] {
         match map.get(key).map(parse_permission) {
             Some(Some(p)) => parsed.push(p),
-            Some(None) => push_field_error(&mut errors, key, "The value must be a boolean or a list of references.", "invalid"),
+            Some(None) => push_field_error(
+                &mut errors,
+                key,
+                "The value must be a boolean or a list of references.",
+                "invalid",
+            ),
             None => push_field_error(&mut errors, key, "This field is required.", "required"),
         }
     }
@@ -154,7 +201,10 @@ async fn update_token(
     require_user(&app, &headers)?;
     let body: Map<String, Value> = body_object(&bytes)?;
     let permissions = body.get("permissions").map(parse_permissions).transpose()?;
-    let name = body.contains_key("name").then(|| required_str(&body, "name")).transpose()?;
+    let name = body
+        .contains_key("name")
+        .then(|| required_str(&body, "name"))
+        .transpose()?;
     let mut store = app.store();
     let token = store.tokens.get_mut(&token_id).ok_or_else(token_missing)?;
     if let Some([create, read, update, delete]) = permissions {

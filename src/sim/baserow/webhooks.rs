@@ -18,18 +18,30 @@ use super::state::{Webhook, WebhookCall};
 use super::values::iso_micros;
 
 const EVENTS: &[&str] = &[
-    "rows.created", "rows.updated", "rows.deleted", "field.created", "field.updated", "field.deleted",
-    "view.created", "view.updated", "view.deleted",
+    "rows.created",
+    "rows.updated",
+    "rows.deleted",
+    "field.created",
+    "field.updated",
+    "field.deleted",
+    "view.created",
+    "view.updated",
+    "view.deleted",
 ];
 const METHODS: &[&str] = &["POST", "GET", "PUT", "PATCH", "DELETE"];
 const MAX_WEBHOOKS_PER_TABLE: usize = 20;
 
 pub fn router() -> Router<SharedApp> {
     Router::new()
-        .route("/api/database/webhooks/table/{table_id}/", get(list_webhooks).post(create_webhook))
+        .route(
+            "/api/database/webhooks/table/{table_id}/",
+            get(list_webhooks).post(create_webhook),
+        )
         .route(
             "/api/database/webhooks/{webhook_id}/",
-            get(get_webhook).patch(update_webhook).delete(delete_webhook),
+            get(get_webhook)
+                .patch(update_webhook)
+                .delete(delete_webhook),
         )
 }
 
@@ -61,12 +73,18 @@ fn webhook_json(h: &Webhook) -> Value {
 }
 
 fn webhook_missing() -> ApiError {
-    ApiError::coded(StatusCode::NOT_FOUND, "ERROR_TABLE_WEBHOOK_DOES_NOT_EXIST", "The requested webhook does not exist.")
+    ApiError::coded(
+        StatusCode::NOT_FOUND,
+        "ERROR_TABLE_WEBHOOK_DOES_NOT_EXIST",
+        "The requested webhook does not exist.",
+    )
 }
 
 fn is_private(url: &url::Url) -> bool {
     match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified(),
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
         Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
         Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
         None => true,
@@ -82,7 +100,11 @@ fn apply(app: &SharedApp, hook: &mut Webhook, body: &Map<String, Value>) -> ApiR
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| ApiError::field("url", "Enter a valid URL.", "invalid"))?;
         if !app.config.allow_private_webhook_urls && is_private(&parsed) {
-            return Err(ApiError::field("url", "The provided URL is not allowed.", "invalid"));
+            return Err(ApiError::field(
+                "url",
+                "The provided URL is not allowed.",
+                "invalid",
+            ));
         }
         hook.url = raw;
     }
@@ -91,7 +113,11 @@ fn apply(app: &SharedApp, hook: &mut Webhook, body: &Map<String, Value>) -> ApiR
     }
     if let Some(v) = body.get("request_method") {
         let method = v.as_str().filter(|m| METHODS.contains(m)).ok_or_else(|| {
-            ApiError::field("request_method", &format!("{v} is not a valid choice."), "invalid_choice")
+            ApiError::field(
+                "request_method",
+                &format!("{v} is not a valid choice."),
+                "invalid_choice",
+            )
         })?;
         hook.request_method = method.to_string();
     }
@@ -115,31 +141,50 @@ fn apply(app: &SharedApp, hook: &mut Webhook, body: &Map<String, Value>) -> ApiR
         hook.active = active;
     }
     if let Some(v) = body.get("events") {
-        let list = v.as_array().ok_or_else(|| ApiError::field("events", "Expected a list of items.", "not_a_list"))?;
+        let list = v
+            .as_array()
+            .ok_or_else(|| ApiError::field("events", "Expected a list of items.", "not_a_list"))?;
         let mut events = Vec::with_capacity(list.len());
         for e in list {
             match e.as_str().filter(|e| EVENTS.contains(e)) {
                 Some(e) => events.push(e.to_string()),
-                None => return Err(ApiError::field("events", &format!("{e} is not a valid choice."), "invalid_choice")),
+                None => {
+                    return Err(ApiError::field(
+                        "events",
+                        &format!("{e} is not a valid choice."),
+                        "invalid_choice",
+                    ));
+                }
             }
         }
         hook.events = events;
     }
     if let Some(v) = body.get("headers") {
-        let headers = v.as_object().ok_or_else(|| ApiError::field("headers", "The headers must be an object.", "invalid"))?;
+        let headers = v.as_object().ok_or_else(|| {
+            ApiError::field("headers", "The headers must be an object.", "invalid")
+        })?;
         hook.headers = headers.clone();
     }
     hook.updated_on = Utc::now();
     Ok(())
 }
 
-async fn list_webhooks(State(app): State<SharedApp>, headers: HeaderMap, Path(table_id): Path<u64>) -> ApiResult<Json<Value>> {
+async fn list_webhooks(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(table_id): Path<u64>,
+) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let store = app.store();
     if !store.tables.contains_key(&table_id) {
         return Err(ApiError::table_missing());
     }
-    let list = store.webhooks.values().filter(|h| h.table_id == table_id).map(webhook_json).collect();
+    let list = store
+        .webhooks
+        .values()
+        .filter(|h| h.table_id == table_id)
+        .map(webhook_json)
+        .collect();
     Ok(Json(Value::Array(list)))
 }
 
@@ -175,7 +220,13 @@ async fn create_webhook(
     if !store.tables.contains_key(&table_id) {
         return Err(ApiError::table_missing());
     }
-    if store.webhooks.values().filter(|h| h.table_id == table_id).count() >= MAX_WEBHOOKS_PER_TABLE {
+    if store
+        .webhooks
+        .values()
+        .filter(|h| h.table_id == table_id)
+        .count()
+        >= MAX_WEBHOOKS_PER_TABLE
+    {
         return Err(ApiError::bad_request(
             "ERROR_TABLE_WEBHOOK_MAX_LIMIT_EXCEEDED",
             "The maximum number of webhooks per table has been exceeded.",
@@ -187,10 +238,18 @@ async fn create_webhook(
     Ok(Json(out))
 }
 
-async fn get_webhook(State(app): State<SharedApp>, headers: HeaderMap, Path(webhook_id): Path<u64>) -> ApiResult<Json<Value>> {
+async fn get_webhook(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(webhook_id): Path<u64>,
+) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let store = app.store();
-    store.webhooks.get(&webhook_id).map(|h| Json(webhook_json(h))).ok_or_else(webhook_missing)
+    store
+        .webhooks
+        .get(&webhook_id)
+        .map(|h| Json(webhook_json(h)))
+        .ok_or_else(webhook_missing)
 }
 
 async fn update_webhook(
@@ -202,7 +261,11 @@ async fn update_webhook(
     require_user(&app, &headers)?;
     let body = body_object(&bytes)?;
     let mut store = app.store();
-    let current = store.webhooks.get(&webhook_id).cloned().ok_or_else(webhook_missing)?;
+    let current = store
+        .webhooks
+        .get(&webhook_id)
+        .cloned()
+        .ok_or_else(webhook_missing)?;
     let mut hook = current;
     apply(&app, &mut hook, &body)?;
     let out = webhook_json(&hook);
@@ -210,10 +273,17 @@ async fn update_webhook(
     Ok(Json(out))
 }
 
-async fn delete_webhook(State(app): State<SharedApp>, headers: HeaderMap, Path(webhook_id): Path<u64>) -> ApiResult<Response> {
+async fn delete_webhook(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    Path(webhook_id): Path<u64>,
+) -> ApiResult<Response> {
     require_user(&app, &headers)?;
     let mut store = app.store();
-    store.webhooks.remove(&webhook_id).ok_or_else(webhook_missing)?;
+    store
+        .webhooks
+        .remove(&webhook_id)
+        .ok_or_else(webhook_missing)?;
     app.dispatcher.remove(webhook_id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

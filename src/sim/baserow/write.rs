@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use super::errors::{FieldErrors, push_field_error};
 use super::fields::{Field, FieldKind};
 use super::state::{Row, Store};
-use super::values::{WriteError, prepare_write, stored};
+use super::cell_input::{WriteError, prepare_write};
+use super::values::stored;
 
 /// Why a row body could not be written.
 #[derive(Debug)]
@@ -39,10 +40,14 @@ pub fn prepare(
     let mut errors = FieldErrors::new();
     let mut prepared = Vec::new();
     for (key, input) in body {
-        let Some(field) = by_key.get(key) else { continue };
+        let Some(field) = by_key.get(key) else {
+            continue;
+        };
         match prepare_write(store, field, current, input) {
             Ok(value) => prepared.push((field.id, value)),
-            Err(WriteError::Invalid { message, code }) => push_field_error(&mut errors, key, &message, code),
+            Err(WriteError::Invalid { message, code }) => {
+                push_field_error(&mut errors, key, &message, code)
+            }
             Err(WriteError::Crash) => return Err(PrepareError::Crash),
         }
     }
@@ -82,10 +87,17 @@ fn link_ids(value: &Value) -> Vec<u64> {
 
 /// Remembers the pre-write state of a linked row once, then bumps its modification time.
 fn touch(store: &mut Store, touched: &mut Touched, table_id: u64, row_id: u64) -> bool {
-    let Some(row) = store.tables.get_mut(&table_id).and_then(|t| t.rows.get_mut(&row_id)) else {
+    let Some(row) = store
+        .tables
+        .get_mut(&table_id)
+        .and_then(|t| t.rows.get_mut(&row_id))
+    else {
         return false;
     };
-    if !touched.iter().any(|(t, r)| *t == table_id && r.id == row_id) {
+    if !touched
+        .iter()
+        .any(|(t, r)| *t == table_id && r.id == row_id)
+    {
         touched.push((table_id, row.clone()));
     }
     row.updated_on = Utc::now();
@@ -93,9 +105,17 @@ fn touch(store: &mut Store, touched: &mut Touched, table_id: u64, row_id: u64) -
 }
 
 /// Writes prepared values into an existing row and mirrors link changes on the other side.
-pub fn apply(store: &mut Store, table_id: u64, row_id: u64, values: Prepared, touched: &mut Touched) {
+pub fn apply(
+    store: &mut Store,
+    table_id: u64,
+    row_id: u64,
+    values: Prepared,
+    touched: &mut Touched,
+) {
     for (field_id, value) in values {
-        let Some(field) = store.fields.get(&field_id).cloned() else { continue };
+        let Some(field) = store.fields.get(&field_id).cloned() else {
+            continue;
+        };
         if let FieldKind::LinkRow {
             table_id: target,
             related_field_id: Some(related),
@@ -110,7 +130,9 @@ pub fn apply(store: &mut Store, table_id: u64, row_id: u64, values: Prepared, to
             let new = link_ids(&value);
             for removed in old.iter().filter(|id| !new.contains(id)) {
                 if touch(store, touched, target, *removed) {
-                    edit_links(store, target, *removed, related, |ids| ids.retain(|id| *id != row_id));
+                    edit_links(store, target, *removed, related, |ids| {
+                        ids.retain(|id| *id != row_id)
+                    });
                 }
             }
             for added in new.iter().filter(|id| !old.contains(id)) {
@@ -123,19 +145,37 @@ pub fn apply(store: &mut Store, table_id: u64, row_id: u64, values: Prepared, to
                 }
             }
         }
-        if let Some(row) = store.tables.get_mut(&table_id).and_then(|t| t.rows.get_mut(&row_id)) {
+        if let Some(row) = store
+            .tables
+            .get_mut(&table_id)
+            .and_then(|t| t.rows.get_mut(&row_id))
+        {
             row.values.insert(field_id, value);
         }
     }
-    if let Some(row) = store.tables.get_mut(&table_id).and_then(|t| t.rows.get_mut(&row_id)) {
+    if let Some(row) = store
+        .tables
+        .get_mut(&table_id)
+        .and_then(|t| t.rows.get_mut(&row_id))
+    {
         row.updated_on = Utc::now();
     }
     // A row changed here is not "touched" from the outside in the same request.
     touched.retain(|(t, r)| !(*t == table_id && r.id == row_id));
 }
 
-fn edit_links(store: &mut Store, table_id: u64, row_id: u64, field_id: u64, edit: impl FnOnce(&mut Vec<u64>)) {
-    let Some(row) = store.tables.get_mut(&table_id).and_then(|t| t.rows.get_mut(&row_id)) else {
+fn edit_links(
+    store: &mut Store,
+    table_id: u64,
+    row_id: u64,
+    field_id: u64,
+    edit: impl FnOnce(&mut Vec<u64>),
+) {
+    let Some(row) = store
+        .tables
+        .get_mut(&table_id)
+        .and_then(|t| t.rows.get_mut(&row_id))
+    else {
         return;
     };
     let mut ids = row.values.get(&field_id).map(link_ids).unwrap_or_default();
@@ -153,7 +193,9 @@ pub fn delete_rows(store: &mut Store, table_id: u64, row_ids: &[u64]) {
         }
     }
     for field in incoming {
-        let Some(source) = store.tables.get_mut(&field.table_id) else { continue };
+        let Some(source) = store.tables.get_mut(&field.table_id) else {
+            continue;
+        };
         for row in source.rows.values_mut() {
             if let Some(Value::Array(ids)) = row.values.get_mut(&field.id) {
                 ids.retain(|id| id.as_u64().is_none_or(|id| !row_ids.contains(&id)));
