@@ -26,7 +26,43 @@ pub struct Config {
     pub baserow: BaserowConfig,
     #[serde(default)]
     pub cache: CacheConfig,
+    #[serde(default)]
+    pub merge: MergeConfig,
 }
+
+/// Which system's value a merged field shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceRule {
+    /// GHL's value; Baserow's when GHL holds none.
+    #[default]
+    Ghl,
+    /// Baserow's value; GHL's when Baserow holds none.
+    Baserow,
+    /// The value of the side changed last (GHL `dateUpdated` vs Baserow `last_modified`).
+    Latest,
+}
+
+/// Merge rules: a default source of truth and per-field exceptions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeConfig {
+    #[serde(default)]
+    pub default: SourceRule,
+    /// Field name (`first_name`, `last_name`, `name`, `email`, `phone`, `company_name`) → rule.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, SourceRule>,
+}
+
+/// The contact fields merge rules can name.
+pub const MERGEABLE_FIELDS: [&str; 6] = [
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "phone",
+    "company_name",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,11 +131,36 @@ pub struct GhlConfig {
     pub base_url: Url,
     /// The sub-account (location) every call is scoped to.
     pub location_id: String,
-    /// A Private Integration Token for the location.
+    /// A Private Integration Token for the location (not needed with `[ghl.oauth]`).
+    #[serde(default = "empty_secret")]
     pub token: SecretString,
     /// Per-call timeout.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// OAuth 2.0 app credentials; when set, OAuth tokens are used instead of `token`.
+    #[serde(default)]
+    pub oauth: Option<GhlOAuthConfig>,
+}
+
+/// The GHL marketplace app the gateway authenticates as, when it uses OAuth.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GhlOAuthConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// `Location` (sub-account tokens).
+    #[serde(default = "default_user_type")]
+    pub user_type: String,
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+}
+
+fn default_user_type() -> String {
+    "Location".into()
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
 }
 
 fn default_ghl_url() -> Url {
@@ -236,8 +297,8 @@ impl Config {
         if self.ghl.location_id.trim().is_empty() {
             return invalid("ghl.location_id must not be empty");
         }
-        if self.ghl.token.expose_secret().trim().is_empty() {
-            return invalid("ghl.token must not be empty");
+        if self.ghl.oauth.is_none() && self.ghl.token.expose_secret().trim().is_empty() {
+            return invalid("ghl.token must not be empty (or configure [ghl.oauth])");
         }
         if self.baserow.token.expose_secret().trim().is_empty() {
             return invalid("baserow.token must not be empty");
@@ -254,6 +315,17 @@ impl Config {
                     "baserow.tables.{name} must be a table id (run `ghl-baserow-gateway baserow init`)"
                 )));
             }
+        }
+        if let Some(field) = self
+            .merge
+            .fields
+            .keys()
+            .find(|f| !MERGEABLE_FIELDS.contains(&f.as_str()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "merge.fields.{field}: unknown field; known fields: {}",
+                MERGEABLE_FIELDS.join(", ")
+            )));
         }
         if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres")) {
             return invalid("store.url must start with sqlite:// or postgres://");
@@ -342,6 +414,18 @@ mod tests {
         assert!(!shown.contains("pit-secret-token"));
         assert!(!shown.contains("db-secret-token"));
         assert!(!shown.contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn merge_rules_are_read_and_unknown_fields_named() {
+        let text =
+            format!("{VALID}\n[merge]\ndefault = \"latest\"\nfields = {{ email = \"baserow\" }}\n");
+        let config = Config::from_toml(&text).unwrap();
+        assert_eq!(config.merge.default, SourceRule::Latest);
+        assert_eq!(config.merge.fields["email"], SourceRule::Baserow);
+        let bad = format!("{VALID}\n[merge]\nfields = {{ mail = \"ghl\" }}\n");
+        let err = Config::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains("merge.fields.mail"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::{
     auth::TokenAuthority,
     backends::{CallCounter, baserow::BaserowClient, ghl::GhlClient},
     config::Config,
+    domain::merge::MergePolicy,
     graphql::loaders::{Caches, UpstreamLoader},
     store::{self, Store},
 };
@@ -22,6 +23,7 @@ pub struct Gateway {
     pub auth: TokenAuthority,
     pub caches: Caches,
     pub loader: DataLoader<UpstreamLoader>,
+    pub merge: MergePolicy,
 }
 
 impl Gateway {
@@ -44,6 +46,7 @@ impl Gateway {
         );
         Ok(Arc::new(Self {
             auth: TokenAuthority::new(&config.auth),
+            merge: MergePolicy::new(&config.merge),
             config,
             store,
             ghl,

@@ -2,13 +2,16 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{ID, Object, Result};
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result};
 
 use super::{
     errors, ids,
     loaders::{BaserowNotesKey, BaserowTasksKey, GhlNotesKey, GhlTasksKey},
 };
 use crate::{
+    auth::{Scope, ScopeGuard},
     domain::{NoteRecord, TaskRecord, merge},
     state::Gateway,
     store::{EntityKind, Link},
@@ -221,4 +224,61 @@ pub async fn load_notes(gateway: &Gateway, parent: &Link) -> Result<Vec<Note>> {
         .into_iter()
         .map(|(link, ghl, baserow)| Note(NoteRecord { link, ghl, baserow }))
         .collect())
+}
+
+/// The parent contact's link of a task or note link.
+async fn parent_of(gateway: &Gateway, link: &Link) -> Result<Option<Link>> {
+    let Some(parent) = link.parent_id else {
+        return Ok(None);
+    };
+    let parents = gateway
+        .store
+        .links_by_ids(EntityKind::Contact, &[parent])
+        .await
+        .map_err(|e| errors::store(&e))?;
+    Ok(parents.into_iter().next())
+}
+
+async fn child_link(gateway: &Gateway, kind: EntityKind, id: &ID) -> Result<Option<Link>> {
+    let id = ids::decode(kind, id)?;
+    let links = gateway
+        .store
+        .links_by_ids(kind, &[id])
+        .await
+        .map_err(|e| errors::store(&e))?;
+    Ok(links.into_iter().next())
+}
+
+#[derive(Default)]
+pub struct ChildQuery;
+
+#[Object]
+impl ChildQuery {
+    /// One task by its gateway id (read through its contact's task list, which is cached).
+    #[graphql(guard = "ScopeGuard(Scope::ContactsReadonly)")]
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Task>> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        let Some(link) = child_link(gateway, EntityKind::Task, &id).await? else {
+            return Ok(None);
+        };
+        let Some(parent) = parent_of(gateway, &link).await? else {
+            return Ok(None);
+        };
+        let tasks = load_tasks(gateway, &parent).await?;
+        Ok(tasks.into_iter().find(|t| t.0.link.id == link.id))
+    }
+
+    /// One note by its gateway id.
+    #[graphql(guard = "ScopeGuard(Scope::ContactsReadonly)")]
+    async fn note(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Note>> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        let Some(link) = child_link(gateway, EntityKind::Note, &id).await? else {
+            return Ok(None);
+        };
+        let Some(parent) = parent_of(gateway, &link).await? else {
+            return Ok(None);
+        };
+        let notes = load_notes(gateway, &parent).await?;
+        Ok(notes.into_iter().find(|n| n.0.link.id == link.id))
+    }
 }

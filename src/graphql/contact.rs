@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, ID, Object, Result,
+    Context, Enum, ID, Object, Result, SimpleObject,
     connection::{Connection, Edge, EmptyFields, OpaqueCursor},
 };
 use uuid::Uuid;
@@ -15,7 +15,10 @@ use super::{
 };
 use crate::{
     auth::{Scope, ScopeGuard},
-    domain::{ContactRecord, merge},
+    domain::{
+        ContactRecord,
+        merge::{self, Agreement, ContactField},
+    },
     state::Gateway,
     store::{EntityKind, Link},
 };
@@ -25,8 +28,53 @@ pub const MAX_PAGE_SIZE: usize = 100;
 
 pub struct Contact(pub ContactRecord);
 
-/// A contact: its GHL record and its Baserow row merged field by field (GHL wins where it holds
-/// a value; Baserow fills the rest).
+/// How a contact's two sides relate.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// Both systems hold the same values for every mapped field.
+    InSync,
+    /// A write through the gateway is still being finished on one side.
+    Pending,
+    /// Both systems hold the contact but disagree on some fields (see `differingFields`).
+    Diverged,
+    /// Only GHL holds the contact.
+    OnlyInGhl,
+    /// Only Baserow holds the contact.
+    OnlyInBaserow,
+}
+
+/// Whether a contact's two sides agree.
+#[derive(SimpleObject)]
+pub struct SyncState {
+    pub status: SyncStatus,
+    /// The mapped fields (GraphQL names) whose values differ between the systems.
+    pub differing_fields: Vec<String>,
+}
+
+/// The mapped fields as one system holds them.
+#[derive(SimpleObject)]
+pub struct ContactSide {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+    /// When this system last changed the record (GHL `dateUpdated`, Baserow `last_modified`).
+    pub updated_at: Option<String>,
+}
+
+/// Each system's own values, to see where the merged view came from.
+#[derive(SimpleObject)]
+pub struct ContactSources {
+    /// Null when GHL does not hold the contact.
+    pub ghl: Option<ContactSide>,
+    /// Null when Baserow does not hold the contact.
+    pub baserow: Option<ContactSide>,
+}
+
+/// A contact: its GHL record and its Baserow row merged field by field, each field by its
+/// configured rule (`[merge]`: GHL by default; Baserow fills what the preferred side lacks).
 #[Object]
 impl Contact {
     /// The gateway's opaque, stable id.
@@ -44,48 +92,29 @@ impl Contact {
         self.0.link.baserow_row_id
     }
 
-    /// Full name.
-    async fn name(&self) -> Option<String> {
-        let g = self.0.ghl.as_ref();
-        let b = self.0.baserow.as_ref();
-        merge::full_name(
-            g.and_then(|c| c.name.as_deref()),
-            self.first_name_raw(),
-            self.last_name_raw(),
-        )
-        .or_else(|| merge::text(None, b.and_then(|r| r.name.as_deref())))
+    /// Full name (the stored name, else first and last name).
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.merged(ctx, ContactField::Name)
     }
 
-    async fn first_name(&self) -> Option<String> {
-        self.first_name_raw().map(str::to_string)
+    async fn first_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.merged(ctx, ContactField::FirstName)
     }
 
-    async fn last_name(&self) -> Option<String> {
-        self.last_name_raw().map(str::to_string)
+    async fn last_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.merged(ctx, ContactField::LastName)
     }
 
-    async fn email(&self) -> Option<String> {
-        merge::text(
-            self.0.ghl.as_ref().and_then(|c| c.email.as_deref()),
-            self.0.baserow.as_ref().and_then(|r| r.email.as_deref()),
-        )
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.merged(ctx, ContactField::Email)
     }
 
-    async fn phone(&self) -> Option<String> {
-        merge::text(
-            self.0.ghl.as_ref().and_then(|c| c.phone.as_deref()),
-            self.0.baserow.as_ref().and_then(|r| r.phone.as_deref()),
-        )
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.merged(ctx, ContactField::Phone)
     }
 
-    async fn company_name(&self) -> Option<String> {
-        merge::text(
-            self.0.ghl.as_ref().and_then(|c| c.company_name.as_deref()),
-            self.0
-                .baserow
-                .as_ref()
-                .and_then(|r| r.company_name.as_deref()),
-        )
+    async fn company_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.merged(ctx, ContactField::CompanyName)
     }
 
     /// GHL tags.
@@ -95,6 +124,70 @@ impl Contact {
             .as_ref()
             .map(|c| c.tags.clone())
             .unwrap_or_default()
+    }
+
+    /// When the contact was created (GHL `dateAdded`).
+    async fn created_at(&self) -> Option<String> {
+        self.0.ghl.as_ref().and_then(|c| c.date_added.clone())
+    }
+
+    /// The later of the two systems' last change.
+    async fn updated_at(&self) -> Option<String> {
+        let ghl = self.0.ghl.as_ref().and_then(|c| c.date_updated.clone());
+        let baserow = self
+            .0
+            .baserow
+            .as_ref()
+            .and_then(|r| r.last_modified.clone());
+        latest(ghl, baserow)
+    }
+
+    /// Whether the two systems agree on this contact, and where they do not.
+    async fn sync_state(&self, ctx: &Context<'_>) -> Result<SyncState> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        let pending = gateway
+            .store
+            .pending_entities(&[self.0.link.id])
+            .await
+            .map_err(|e| errors::store(&e))?;
+        let (status, fields) = match merge::agreement(&self.0) {
+            _ if !pending.is_empty() => (SyncStatus::Pending, Vec::new()),
+            Agreement::InSync => (SyncStatus::InSync, Vec::new()),
+            Agreement::Diverged(fields) => (SyncStatus::Diverged, fields),
+            Agreement::OnlyInGhl => (SyncStatus::OnlyInGhl, Vec::new()),
+            Agreement::OnlyInBaserow => (SyncStatus::OnlyInBaserow, Vec::new()),
+        };
+        Ok(SyncState {
+            status,
+            differing_fields: fields
+                .iter()
+                .map(|f| f.graphql_name().to_string())
+                .collect(),
+        })
+    }
+
+    /// Each system's own values for the mapped fields.
+    async fn sources(&self) -> ContactSources {
+        ContactSources {
+            ghl: self.0.ghl.as_ref().map(|c| ContactSide {
+                first_name: ContactField::FirstName.in_ghl(c),
+                last_name: ContactField::LastName.in_ghl(c),
+                name: ContactField::Name.in_ghl(c),
+                email: ContactField::Email.in_ghl(c),
+                phone: ContactField::Phone.in_ghl(c),
+                company_name: ContactField::CompanyName.in_ghl(c),
+                updated_at: c.date_updated.clone(),
+            }),
+            baserow: self.0.baserow.as_ref().map(|r| ContactSide {
+                first_name: ContactField::FirstName.in_baserow(r),
+                last_name: ContactField::LastName.in_baserow(r),
+                name: ContactField::Name.in_baserow(r),
+                email: ContactField::Email.in_baserow(r),
+                phone: ContactField::Phone.in_baserow(r),
+                company_name: ContactField::CompanyName.in_baserow(r),
+                updated_at: r.last_modified.clone(),
+            }),
+        }
     }
 
     /// The contact's tasks, from both systems, paired by their links.
@@ -109,21 +202,21 @@ impl Contact {
 }
 
 impl Contact {
-    fn first_name_raw(&self) -> Option<&str> {
-        merge::present(self.0.ghl.as_ref().and_then(|c| c.first_name.as_deref())).or(
-            merge::present(
-                self.0
-                    .baserow
-                    .as_ref()
-                    .and_then(|r| r.first_name.as_deref()),
-            ),
-        )
+    fn merged(&self, ctx: &Context<'_>, field: ContactField) -> Result<Option<String>> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        Ok(gateway.merge.contact_value(&self.0, field))
     }
+}
 
-    fn last_name_raw(&self) -> Option<&str> {
-        merge::present(self.0.ghl.as_ref().and_then(|c| c.last_name.as_deref())).or(merge::present(
-            self.0.baserow.as_ref().and_then(|r| r.last_name.as_deref()),
-        ))
+/// The later of two RFC 3339 timestamps (either may be missing).
+fn latest(a: Option<String>, b: Option<String>) -> Option<String> {
+    let parse = |s: &String| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (a, b) {
+        (Some(a), Some(b)) => match (parse(&a), parse(&b)) {
+            (Some(x), Some(y)) if y > x => Some(b),
+            _ => Some(a),
+        },
+        (a, b) => a.or(b),
     }
 }
 
@@ -175,6 +268,85 @@ impl ContactQuery {
             .map_err(|e| errors::store(&e))?;
         let records = load_contacts(gateway, links).await?;
         Ok(records.into_iter().next().map(Contact))
+    }
+
+    /// One contact by its GHL id; a contact GHL holds that the gateway has not seen yet gets
+    /// a gateway id now.
+    #[graphql(guard = "ScopeGuard(Scope::ContactsReadonly)")]
+    async fn contact_by_ghl_id(
+        &self,
+        ctx: &Context<'_>,
+        ghl_id: String,
+    ) -> Result<Option<Contact>> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        let mut links = gateway
+            .store
+            .links_by_ghl_ids(EntityKind::Contact, std::slice::from_ref(&ghl_id))
+            .await
+            .map_err(|e| errors::store(&e))?;
+        if links.is_empty() {
+            let found = gateway
+                .loader
+                .load_one(GhlContactKey(ghl_id.clone()))
+                .await
+                .map_err(|e| errors::upstream(&e))?
+                .flatten();
+            if found.is_none() {
+                return Ok(None);
+            }
+            let mut link = Link::new(EntityKind::Contact);
+            link.ghl_id = Some(ghl_id);
+            links = gateway
+                .store
+                .ensure_links(&[link])
+                .await
+                .map_err(|e| errors::store(&e))?;
+        }
+        Ok(load_contacts(gateway, links)
+            .await?
+            .into_iter()
+            .next()
+            .map(Contact))
+    }
+
+    /// One contact by its Baserow row id; a row the gateway has not seen yet gets a gateway id
+    /// now.
+    #[graphql(guard = "ScopeGuard(Scope::ContactsReadonly)")]
+    async fn contact_by_baserow_row_id(
+        &self,
+        ctx: &Context<'_>,
+        row_id: i64,
+    ) -> Result<Option<Contact>> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        let mut links = gateway
+            .store
+            .links_by_baserow_ids(EntityKind::Contact, &[row_id])
+            .await
+            .map_err(|e| errors::store(&e))?;
+        if links.is_empty() {
+            let found = gateway
+                .loader
+                .load_one(BaserowContactKey(row_id))
+                .await
+                .map_err(|e| errors::upstream(&e))?
+                .flatten();
+            let Some(row) = found else {
+                return Ok(None);
+            };
+            let mut link = Link::new(EntityKind::Contact);
+            link.baserow_row_id = Some(row_id);
+            link.ghl_id = merge::present(row.ghl_id.as_deref()).map(str::to_string);
+            links = gateway
+                .store
+                .ensure_links(&[link])
+                .await
+                .map_err(|e| errors::store(&e))?;
+        }
+        Ok(load_contacts(gateway, links)
+            .await?
+            .into_iter()
+            .next()
+            .map(Contact))
     }
 
     /// Contacts in creation order, Relay-style: `first` (at most 100) after a cursor.

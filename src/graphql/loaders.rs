@@ -60,6 +60,16 @@ pub struct Caches {
 }
 
 impl Caches {
+    /// Forgets every cached record (tests and benchmarks start cold with it).
+    pub fn invalidate_all(&self) {
+        self.ghl_contacts.invalidate_all();
+        self.ghl_tasks.invalidate_all();
+        self.ghl_notes.invalidate_all();
+        self.baserow_contacts.invalidate_all();
+        self.baserow_tasks.invalidate_all();
+        self.baserow_notes.invalidate_all();
+    }
+
     pub fn new(config: &CacheConfig) -> Self {
         fn cache<K, V>(config: &CacheConfig) -> Cache<K, V>
         where

@@ -15,7 +15,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use crate::state::Gateway;
 
 #[derive(MergedObject, Default)]
-pub struct Query(contact::ContactQuery);
+pub struct Query(contact::ContactQuery, children::ChildQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(mutation::ContactMutation);

@@ -221,6 +221,8 @@ pub trait Store: Send + Sync + 'static {
         link: Option<&Link>,
     ) -> Result<(), StoreError>;
     async fn operation(&self, id: Uuid) -> Result<Option<OperationRecord>, StoreError>;
+    /// Of `entity_ids`, those with an operation still `PENDING`.
+    async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>;
 }
 
 /// Opens the store a URL names, applying its migrations.

@@ -238,6 +238,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<String> = entity_ids.iter().map(Uuid::to_string).collect();
+        let rows = sqlx::query(
+            "SELECT DISTINCT entity_id FROM operations WHERE status = 'PENDING'
+             AND entity_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_array(&ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| parse_uuid(r.try_get("entity_id")?))
+            .collect()
+    }
+
     async fn operation(&self, id: Uuid) -> Result<Option<OperationRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM operations WHERE id = ?")
             .bind(id.to_string())

@@ -4,4 +4,5 @@ mod auth;
 mod cli;
 mod contacts;
 mod helpers;
+mod reads;
 mod schema;

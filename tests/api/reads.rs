@@ -1,0 +1,167 @@
+//! The read graph: merge visibility, lookups, batching and caching.
+
+use ghl_baserow_gateway::{
+    backends::baserow::{ContactRow, Table},
+    store::{EntityKind, Link},
+};
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+const NESTED: &str = r#"{ contacts(first: 20) { edges { node {
+    id name email tasks { id title } notes { id body } } } } }"#;
+
+#[tokio::test]
+async fn a_nested_read_is_batched_on_baserow_and_served_from_cache_when_warm() {
+    let app = spawn_app().await;
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    app.graphql(NESTED, json!({})).await;
+    let cold = app.gateway.calls.snapshot();
+    // Baserow: one read of 20 contact rows, one of their tasks, one of their notes.
+    assert_eq!(app.gateway.calls.total("baserow"), 3, "{cold:?}");
+    // GHL has no batch read: one contact, one task list and one note list per contact.
+    assert_eq!(app.gateway.calls.total("ghl"), 60, "{cold:?}");
+
+    app.gateway.calls.reset();
+    app.graphql(NESTED, json!({})).await;
+    assert_eq!(
+        app.gateway.calls.total("baserow") + app.gateway.calls.total("ghl"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn seeded_contacts_are_in_sync_and_show_both_sources() {
+    let app = spawn_app().await;
+    let data = app
+        .graphql(
+            r#"{ contacts(first: 3) { edges { node { email syncState { status differingFields }
+                sources { ghl { email updatedAt } baserow { email updatedAt } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    for edge in data["contacts"]["edges"].as_array().unwrap() {
+        let node = &edge["node"];
+        assert_eq!(node["syncState"]["status"], "IN_SYNC", "{node}");
+        assert_eq!(node["sources"]["ghl"]["email"], node["email"]);
+        assert_eq!(node["sources"]["baserow"]["email"], node["email"]);
+        assert!(node["sources"]["baserow"]["updatedAt"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn a_disagreement_is_diverged_with_the_field_named() {
+    let app = spawn_app().await;
+    let ghl = app.ghl.seed_contact(json!({
+        "locationId": app.ghl.location_id(), "firstName": "Linus", "email": "linus@ghl.example"
+    }));
+    let row: ContactRow = app
+        .gateway
+        .baserow
+        .create_row(
+            Table::Contacts,
+            &json!({"first_name": "Linus", "email": "linus@baserow.example"}),
+            false,
+        )
+        .await
+        .unwrap();
+    let data = app
+        .graphql(
+            "query($id: Int!) { contactByBaserowRowId(rowId: $id) { ghlId syncState { status differingFields } } }",
+            json!({"id": row.id}),
+        )
+        .await;
+    // The row names no GHL id, so the gateway links it alone: only in Baserow.
+    assert_eq!(
+        data["contactByBaserowRowId"]["syncState"]["status"],
+        "ONLY_IN_BASEROW"
+    );
+
+    let mut link = Link::new(EntityKind::Contact);
+    link.ghl_id = ghl["id"].as_str().map(str::to_string);
+    link.baserow_row_id = Some(row.id);
+    // Link the GHL record to the same entity, as a sync would.
+    let existing = app
+        .gateway
+        .store
+        .links_by_baserow_ids(EntityKind::Contact, &[row.id])
+        .await
+        .unwrap();
+    link.id = existing[0].id;
+    app.gateway.store.ensure_links(&[link]).await.unwrap();
+    let data = app
+        .graphql(
+            "query($id: String!) { contactByGhlId(ghlId: $id) { baserowRowId syncState { status differingFields } } }",
+            json!({"id": ghl["id"]}),
+        )
+        .await;
+    let state = &data["contactByGhlId"]["syncState"];
+    assert_eq!(data["contactByGhlId"]["baserowRowId"], row.id);
+    assert_eq!(state["status"], "DIVERGED", "{data}");
+    assert_eq!(state["differingFields"], json!(["email"]));
+}
+
+#[tokio::test]
+async fn a_contact_only_in_ghl_is_addressable_by_its_ghl_id() {
+    let app = spawn_app().await;
+    let ghl = app.ghl.seed_contact(json!({
+        "locationId": app.ghl.location_id(), "firstName": "Hedy", "email": "hedy@ghl.example"
+    }));
+    let query = "query($id: String!) { contactByGhlId(ghlId: $id) { id baserowRowId email syncState { status } } }";
+    let first = app.graphql(query, json!({"id": ghl["id"]})).await;
+    assert_eq!(
+        first["contactByGhlId"]["syncState"]["status"],
+        "ONLY_IN_GHL"
+    );
+    assert!(first["contactByGhlId"]["baserowRowId"].is_null());
+    let again = app.graphql(query, json!({"id": ghl["id"]})).await;
+    assert_eq!(
+        again["contactByGhlId"]["id"], first["contactByGhlId"]["id"],
+        "ids are stable"
+    );
+    let missing = app.graphql(query, json!({"id": "no-such-contact"})).await;
+    assert!(missing["contactByGhlId"].is_null());
+}
+
+#[tokio::test]
+async fn tasks_and_notes_are_found_by_their_gateway_ids() {
+    let app = spawn_app().await;
+    let data = app
+        .graphql(
+            "{ contacts(first: 1) { edges { node { tasks { id title } notes { id body } } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &data["contacts"]["edges"][0]["node"];
+    let task = &node["tasks"][0];
+    let note = &node["notes"][0];
+    let found = app
+        .graphql(
+            "query($t: ID!, $n: ID!) { task(id: $t) { id title } note(id: $n) { id body } }",
+            json!({"t": task["id"], "n": note["id"]}),
+        )
+        .await;
+    assert_eq!(found["task"], *task);
+    assert_eq!(found["note"], *note);
+}
+
+#[tokio::test]
+async fn a_query_deeper_than_the_limit_is_refused() {
+    let app = spawn_app().await;
+    let mut query = String::from("{ __schema { types { fields { type { ");
+    for _ in 0..8 {
+        query.push_str("ofType { ");
+    }
+    query.push_str("name");
+    query.push_str(&" }".repeat(8 + 5));
+    let (status, body) = app.graphql_as(Some(&app.token), &query, json!({})).await;
+    assert_eq!(status, 200);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nested too deep"),
+        "{body}"
+    );
+}
