@@ -2,10 +2,13 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{
+        FromRequestParts, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection,
+    },
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -41,7 +44,7 @@ pub fn router(gateway: Arc<Gateway>, playground_token: Option<String>) -> Router
         playground_token,
     };
     Router::new()
-        .route("/graphql", get(playground).post(graphql_handler))
+        .route("/graphql", get(graphql_get).post(graphql_handler))
         .route("/playground", get(playground))
         .route("/playground/", get(playground))
         .route("/playground/config.json", get(playground_config))
@@ -79,6 +82,40 @@ async fn graphql_handler(
         )
             .into_response(),
     }
+}
+
+/// `GET /graphql`: a WebSocket upgrade runs subscriptions (graphql-transport-ws); a plain GET
+/// shows the playground.
+async fn graphql_get(
+    State(state): State<AppState>,
+    protocol: Result<GraphQLProtocol, <GraphQLProtocol as FromRequestParts<AppState>>::Rejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let (Ok(protocol), Ok(upgrade)) = (protocol, upgrade) else {
+        return playground().await;
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let auth = state.gateway.auth.clone();
+            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
+                // Browsers cannot set headers on a WebSocket: the token travels in the
+                // `connection_init` payload as `{"Authorization": "Bearer <token>"}`.
+                .on_connection_init(move |payload| async move {
+                    let header = payload.as_object().and_then(|o| {
+                        o.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                            .and_then(|(_, v)| v.as_str().map(str::to_string))
+                    });
+                    let principal = auth
+                        .verify_header(header.as_deref())
+                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(principal);
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 async fn playground() -> Response {

@@ -9,7 +9,10 @@ use crate::{
     backends::{CallCounter, baserow::BaserowClient, ghl::GhlClient},
     config::Config,
     domain::merge::MergePolicy,
-    graphql::loaders::{Caches, UpstreamLoader},
+    graphql::{
+        loaders::{Caches, UpstreamLoader},
+        subscription::ContactChange,
+    },
     store::{self, Store},
 };
 
@@ -24,6 +27,8 @@ pub struct Gateway {
     pub caches: Caches,
     pub loader: DataLoader<UpstreamLoader>,
     pub merge: MergePolicy,
+    /// Contact changes for subscribers (mutations publish; sync will too).
+    pub contact_changes: tokio::sync::broadcast::Sender<ContactChange>,
 }
 
 impl Gateway {
@@ -47,6 +52,7 @@ impl Gateway {
         Ok(Arc::new(Self {
             auth: TokenAuthority::new(&config.auth),
             merge: MergePolicy::new(&config.merge),
+            contact_changes: tokio::sync::broadcast::channel(1024).0,
             config,
             store,
             ghl,

@@ -7,10 +7,11 @@ pub mod ids;
 pub mod loaders;
 mod mutation;
 mod operation;
+pub mod subscription;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 use crate::state::Gateway;
 
@@ -20,7 +21,7 @@ pub struct Query(contact::ContactQuery, children::ChildQuery);
 #[derive(MergedObject, Default)]
 pub struct Mutation(mutation::ContactMutation);
 
-pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GatewaySchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// Deepest query accepted (contacts → edges → node → tasks → field is 5).
 pub const MAX_DEPTH: usize = 12;
@@ -29,9 +30,13 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// The schema with its limits; `gateway` is absent only when printing the SDL.
 pub fn build(gateway: Option<Arc<Gateway>>) -> GatewaySchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY);
     if let Some(gateway) = gateway {
         builder = builder.data(gateway);
     }

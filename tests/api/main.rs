@@ -6,3 +6,4 @@ mod contacts;
 mod helpers;
 mod reads;
 mod schema;
+mod subscriptions;
