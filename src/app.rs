@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::{
-    graphql::{self, GatewaySchema},
+    graphql::{self, GatewaySchema, mutation::IdempotencyHeader},
     state::Gateway,
 };
 
@@ -65,11 +65,11 @@ async fn graphql_handler(
         .and_then(|v| v.to_str().ok());
     match state.gateway.auth.verify_header(authorization) {
         Ok(principal) => {
-            let response: GraphQLResponse = state
-                .schema
-                .execute(request.into_inner().data(principal))
-                .await
-                .into();
+            let mut request = request.into_inner().data(principal);
+            if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+                request = request.data(IdempotencyHeader(key.to_string()));
+            }
+            let response: GraphQLResponse = state.schema.execute(request).await.into();
             response.into_response()
         }
         Err(e) => (

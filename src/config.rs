@@ -28,6 +28,42 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub merge: MergeConfig,
+    /// `on` writes; `dry-run` validates and shows the requests it would send; `off` refuses
+    /// every mutation (code `WRITES_DISABLED`). Sync obeys the same switch.
+    #[serde(default)]
+    pub writes: WriteMode,
+    #[serde(default)]
+    pub journal: JournalConfig,
+}
+
+/// The write switch, for teams that start read-only to validate their mappings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteMode {
+    #[default]
+    On,
+    DryRun,
+    Off,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// How often the worker looks for operations to finish or resume.
+    #[serde(default = "default_worker_interval_ms")]
+    pub worker_interval_ms: u64,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        Self {
+            worker_interval_ms: default_worker_interval_ms(),
+        }
+    }
+}
+
+fn default_worker_interval_ms() -> u64 {
+    1_000
 }
 
 /// Which system's value a merged field shows.

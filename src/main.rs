@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use ghl_baserow_gateway::{
     app,
     auth::{Scope, TokenAuthority},
+    backends::baserow::{admin::AdminCredentials, init},
     config::Config,
     demo, graphql,
     sim::{
@@ -16,6 +17,7 @@ use ghl_baserow_gateway::{
     state::Gateway,
     telemetry,
 };
+use secrecy::SecretString;
 
 /// One GraphQL API over your Baserow database and your GoHighLevel CRM.
 #[derive(Parser)]
@@ -47,6 +49,44 @@ enum Command {
     /// Run one simulator standalone.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Baserow administration.
+    #[command(subcommand)]
+    Baserow(BaserowCommand),
+}
+
+#[derive(Subcommand)]
+enum BaserowCommand {
+    /// Create (or find and adopt) the database, tables, fields, token and webhooks the gateway
+    /// needs, and write them into the config file. Safe to run again: it changes nothing then.
+    Init {
+        /// Baserow's URL, e.g. https://api.baserow.io or http://localhost:8000.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Admin email; the password comes from --password-env or a prompt.
+        #[arg(
+            long,
+            value_name = "E",
+            conflicts_with = "jwt_env",
+            required_unless_present = "jwt_env"
+        )]
+        email: Option<String>,
+        /// Environment variable holding the admin password.
+        #[arg(long, value_name = "VAR", requires = "email")]
+        password_env: Option<String>,
+        /// Environment variable holding an admin JWT (instead of email and password).
+        #[arg(long, value_name = "VAR")]
+        jwt_env: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        workspace: String,
+        #[arg(long, value_name = "NAME", default_value = "CRM")]
+        database: String,
+        /// The gateway's public URL; webhooks go to <URL>/webhooks/baserow.
+        #[arg(long, value_name = "URL")]
+        public_url: String,
+        /// The config file to update (created from the example when missing).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -108,6 +148,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(&config)?;
             let listener = app::bind(config.server.listen).await?;
             let gateway = Gateway::build(config).await?;
+            let _worker = ghl_baserow_gateway::journal::worker::spawn(
+                gateway.clone(),
+                Duration::from_millis(gateway.config.journal.worker_interval_ms),
+            );
             tracing::info!(addr = %listener.local_addr()?, "gateway listening");
             app::serve(listener, app::router(gateway, None), shutdown_signal()).await?;
         }
@@ -167,8 +211,89 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Baserow simulator on {}", sim.base_url());
             shutdown_signal().await;
         }
+        Command::Baserow(BaserowCommand::Init {
+            url,
+            email,
+            password_env,
+            jwt_env,
+            workspace,
+            database,
+            public_url,
+            config,
+        }) => {
+            let credentials = admin_credentials(email, password_env, jwt_env)?;
+            let report = init::init(&init::InitOptions {
+                base_url: url.parse().context("--url is not a URL")?,
+                credentials,
+                workspace,
+                database,
+                public_url: public_url.parse().context("--public-url is not a URL")?,
+                config,
+            })
+            .await?;
+            if report.changes.is_empty() {
+                println!("nothing to change");
+            }
+            for change in &report.changes {
+                println!("{change}");
+            }
+        }
     }
     Ok(())
+}
+
+/// Admin credentials from environment variables or a prompt; never from argv, never logged.
+fn admin_credentials(
+    email: Option<String>,
+    password_env: Option<String>,
+    jwt_env: Option<String>,
+) -> anyhow::Result<AdminCredentials> {
+    let from_env = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from)
+            .with_context(|| format!("environment variable {var} is not set"))
+    };
+    match (email, password_env, jwt_env) {
+        (_, _, Some(var)) => Ok(AdminCredentials::Jwt(from_env(&var)?)),
+        (Some(email), Some(var), None) => Ok(AdminCredentials::Password {
+            email,
+            password: from_env(&var)?,
+        }),
+        (Some(email), None, None) => Ok(AdminCredentials::Password {
+            password: prompt_password(&email)?,
+            email,
+        }),
+        (None, _, None) => anyhow::bail!("give --email (with --password-env) or --jwt-env"),
+    }
+}
+
+/// Reads a password from the terminal with echo off (via `stty`, when stdin is a terminal).
+fn prompt_password(email: &str) -> anyhow::Result<SecretString> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    anyhow::ensure!(
+        stdin.is_terminal(),
+        "no password: give --password-env VAR or run in a terminal"
+    );
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+    };
+    eprint!("Baserow password for {email}: ");
+    std::io::stderr().flush()?;
+    let _ = stty("-echo");
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = stty("echo");
+    eprintln!();
+    read.context("reading the password")?;
+    Ok(SecretString::from(
+        line.trim_end_matches(['\r', '\n']).to_string(),
+    ))
 }
 
 fn mint(args: TokenArgs) -> anyhow::Result<String> {

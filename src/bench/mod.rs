@@ -1,6 +1,10 @@
 //! Benchmarks: each scenario measures against the simulators on loopback and reports rows of
 //! a Markdown table. Run them with `cargo run --release --bin bench -- [SCENARIO...]`.
 
+pub mod baserow_batching;
+pub mod pacing;
+pub mod peer;
+
 use std::fmt::Write as _;
 
 /// One measured figure, with the target it is held to.

@@ -8,7 +8,15 @@ type Scenario = (
     fn() -> futures::future::BoxFuture<'static, anyhow::Result<Vec<Figure>>>,
 );
 
-const SCENARIOS: &[Scenario] = &[];
+const SCENARIOS: &[Scenario] = &[
+    ("baserow", || {
+        Box::pin(ghl_baserow_gateway::bench::baserow_batching::run())
+    }),
+    ("peer", || Box::pin(ghl_baserow_gateway::bench::peer::run())),
+    ("pacing", || {
+        Box::pin(ghl_baserow_gateway::bench::pacing::run())
+    }),
+];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -34,6 +34,8 @@ pub struct Demo {
     pub baserow: BaserowSim,
     /// A full-scope client token for the gateway.
     pub token: String,
+    /// The journal worker (finishes pending operations).
+    pub worker: tokio::task::JoinHandle<()>,
 }
 
 /// Reads the data directory's secret, creating it (readable by the owner only) on first use.
@@ -140,6 +142,10 @@ pub async fn start(data_dir: &Path, seed_data: bool) -> anyhow::Result<Demo> {
             .await
             .context("seeding the demo data")?;
     }
+    let worker = crate::journal::worker::spawn(
+        gateway.clone(),
+        Duration::from_millis(gateway.config.journal.worker_interval_ms),
+    );
     let token =
         authority(&secret).mint("demo", &Scope::ALL, Duration::from_secs(30 * 24 * 3600))?;
     Ok(Demo {
@@ -147,6 +153,7 @@ pub async fn start(data_dir: &Path, seed_data: bool) -> anyhow::Result<Demo> {
         ghl,
         baserow,
         token,
+        worker,
     })
 }
 

@@ -5,7 +5,7 @@ pub mod contact;
 mod errors;
 pub mod ids;
 pub mod loaders;
-mod mutation;
+pub mod mutation;
 mod operation;
 pub mod subscription;
 
@@ -16,10 +16,14 @@ use async_graphql::{MergedObject, Schema};
 use crate::state::Gateway;
 
 #[derive(MergedObject, Default)]
-pub struct Query(contact::ContactQuery, children::ChildQuery);
+pub struct Query(
+    contact::ContactQuery,
+    children::ChildQuery,
+    operation::OperationQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::ContactMutation);
+pub struct Mutation(mutation::ContactMutation, operation::OperationMutation);
 
 pub type GatewaySchema = Schema<Query, Mutation, subscription::Subscription>;
 

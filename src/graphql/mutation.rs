@@ -1,15 +1,27 @@
-//! Mutations: validated first (bad input touches neither system), then written to both.
+//! Contact mutations: validated first (bad input touches neither system), then journaled and
+//! written to both systems.
 
 use std::sync::Arc;
 
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use uuid::Uuid;
 
-use super::{contact::Contact, errors, operation::Operation};
-use crate::{
-    auth::{Scope, ScopeGuard},
-    journal::{self, NewContactInput},
-    state::Gateway,
+use super::{
+    contact::{Contact, load_contacts},
+    errors, ids,
+    operation::Operation,
 };
+use crate::{
+    auth::{Principal, Scope, ScopeGuard},
+    config::WriteMode,
+    journal::{self, Action, ContactFields, ContactPatch, SubmitError},
+    state::Gateway,
+    store::{EntityKind, OperationStatus},
+};
+
+/// The `Idempotency-Key` HTTP header of the request, if any.
+#[derive(Clone)]
+pub struct IdempotencyHeader(pub String);
 
 /// A contact to create in both systems.
 #[derive(InputObject)]
@@ -18,6 +30,7 @@ pub struct CreateContactInput {
     pub last_name: Option<String>,
     /// Full name; built from first and last name when left out.
     pub name: Option<String>,
+    /// An email or a phone is required: both systems find duplicates by them.
     pub email: Option<String>,
     /// Phone number, ideally E.164 (`+14155550123`).
     pub phone: Option<String>,
@@ -26,13 +39,26 @@ pub struct CreateContactInput {
     pub tags: Vec<String>,
 }
 
-/// The result of `createContact`.
+/// Fields to change; a field left out is unchanged, an empty string clears it.
+#[derive(InputObject)]
+pub struct UpdateContactInput {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+}
+
+/// The result of a contact mutation.
 #[derive(SimpleObject)]
-pub struct CreateContactPayload {
-    /// The contact as written; null only when neither system took it.
+pub struct ContactPayload {
+    /// The contact as it is now; null when it no longer exists (deleted, or never made).
     pub contact: Option<Contact>,
-    /// What happened in each system.
-    pub operation: Operation,
+    /// What happened in each system; null in dry-run mode.
+    pub operation: Option<Operation>,
+    /// True when an idempotency key matched an earlier request: nothing was written again.
+    pub replayed: bool,
 }
 
 #[derive(Default)]
@@ -46,19 +72,196 @@ impl ContactMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateContactInput,
-    ) -> Result<CreateContactPayload> {
-        let gateway = ctx.data::<Arc<Gateway>>()?;
-        let input = validate(input)?;
-        let (record, op) = journal::create_contact(gateway, input)
-            .await
-            .map_err(|e| errors::store(&e))?;
-        let contact = (record.link.ghl_id.is_some() || record.link.baserow_row_id.is_some())
-            .then_some(Contact(record));
-        Ok(CreateContactPayload {
-            contact,
-            operation: Operation(op),
-        })
+        idempotency_key: Option<String>,
+    ) -> Result<ContactPayload> {
+        let action = Action::CreateContact {
+            contact: validate_new(input)?,
+        };
+        run(ctx, Uuid::now_v7(), action, idempotency_key).await
     }
+
+    /// Changes a contact's fields in both systems.
+    #[graphql(guard = "ScopeGuard(Scope::ContactsWrite)")]
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateContactInput,
+        idempotency_key: Option<String>,
+    ) -> Result<ContactPayload> {
+        let entity = existing_contact(ctx, &id).await?;
+        let action = Action::UpdateContact {
+            patch: validate_patch(input)?,
+        };
+        run(ctx, entity, action, idempotency_key).await
+    }
+
+    /// Deletes a contact in both systems.
+    #[graphql(guard = "ScopeGuard(Scope::ContactsWrite)")]
+    async fn delete_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        idempotency_key: Option<String>,
+    ) -> Result<ContactPayload> {
+        let entity = existing_contact(ctx, &id).await?;
+        run(ctx, entity, Action::DeleteContact, idempotency_key).await
+    }
+
+    /// Adds tags (GHL tags; Baserow's `tags` field).
+    #[graphql(guard = "ScopeGuard(Scope::ContactsWrite)")]
+    async fn add_contact_tags(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tags: Vec<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<ContactPayload> {
+        let entity = existing_contact(ctx, &id).await?;
+        let action = Action::AddContactTags {
+            tags: validate_tags(tags)?,
+        };
+        run(ctx, entity, action, idempotency_key).await
+    }
+
+    /// Removes tags.
+    #[graphql(guard = "ScopeGuard(Scope::ContactsWrite)")]
+    async fn remove_contact_tags(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tags: Vec<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<ContactPayload> {
+        let entity = existing_contact(ctx, &id).await?;
+        let action = Action::RemoveContactTags {
+            tags: validate_tags(tags)?,
+        };
+        run(ctx, entity, action, idempotency_key).await
+    }
+
+    /// Links the contact to a business (GHL's bulk business link; Baserow's `business` link),
+    /// or unlinks it when `businessId` is null.
+    #[graphql(guard = "ScopeGuard(Scope::ContactsWrite)")]
+    async fn set_contact_business(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        business_id: Option<ID>,
+        idempotency_key: Option<String>,
+    ) -> Result<ContactPayload> {
+        let entity = existing_contact(ctx, &id).await?;
+        let business = match business_id {
+            Some(b) => {
+                let business = ids::decode(EntityKind::Business, &b)?;
+                let gateway = ctx.data::<Arc<Gateway>>()?;
+                let found = gateway
+                    .store
+                    .links_by_ids(EntityKind::Business, &[business])
+                    .await
+                    .map_err(|e| errors::store(&e))?;
+                if found.is_empty() {
+                    return Err(errors::bad_input("businessId", "no such business"));
+                }
+                Some(business)
+            }
+            None => None,
+        };
+        run(
+            ctx,
+            entity,
+            Action::SetContactBusiness { business },
+            idempotency_key,
+        )
+        .await
+    }
+}
+
+/// The gateway id of a contact that exists, or a `NOT_FOUND` error.
+async fn existing_contact(ctx: &Context<'_>, id: &ID) -> Result<Uuid> {
+    let gateway = ctx.data::<Arc<Gateway>>()?;
+    let entity = ids::decode(EntityKind::Contact, id)?;
+    let found = gateway
+        .store
+        .links_by_ids(EntityKind::Contact, &[entity])
+        .await
+        .map_err(|e| errors::store(&e))?;
+    if found.is_empty() {
+        return Err(errors::coded(
+            "NOT_FOUND",
+            format!("no contact with id {}", id.as_str()),
+        ));
+    }
+    Ok(entity)
+}
+
+/// Obeys the write switch, journals and executes the action, and reads the contact back.
+async fn run(
+    ctx: &Context<'_>,
+    entity: Uuid,
+    action: Action,
+    idempotency_key: Option<String>,
+) -> Result<ContactPayload> {
+    let gateway = ctx.data::<Arc<Gateway>>()?;
+    match gateway.config.writes {
+        WriteMode::On => {}
+        WriteMode::Off => {
+            return Err(errors::coded(
+                "WRITES_DISABLED",
+                "writes are switched off in this gateway's configuration (writes = \"off\")",
+            ));
+        }
+        WriteMode::DryRun => {
+            return Err(errors::coded(
+                "WRITES_DISABLED",
+                "this gateway runs in dry-run mode (writes = \"dry-run\"): the input is valid and nothing was sent",
+            ));
+        }
+    }
+    let subject = ctx
+        .data_opt::<Principal>()
+        .map(|p| p.subject.clone())
+        .unwrap_or_default();
+    let key = idempotency_key
+        .or_else(|| ctx.data_opt::<IdempotencyHeader>().map(|h| h.0.clone()))
+        .filter(|k| !k.trim().is_empty());
+    if let Some(k) = &key
+        && k.len() > 255
+    {
+        return Err(errors::bad_input(
+            "idempotencyKey",
+            "at most 255 characters",
+        ));
+    }
+    let submitted = journal::submit(gateway, entity, action, key.map(|k| (subject, k)))
+        .await
+        .map_err(|e| match e {
+            SubmitError::IdempotencyConflict => errors::coded(
+                "IDEMPOTENCY_KEY_REUSED",
+                "this idempotency key was used before with a different mutation or input",
+            ),
+            SubmitError::Store(e) => errors::store(&e),
+        })?;
+    let contact = match submitted.op.entity_id {
+        Some(id) if submitted.op.status != OperationStatus::Compensated => {
+            let links = gateway
+                .store
+                .links_by_ids(EntityKind::Contact, &[id])
+                .await
+                .map_err(|e| errors::store(&e))?;
+            load_contacts(gateway, links)
+                .await?
+                .into_iter()
+                .next()
+                .map(Contact)
+        }
+        _ => None,
+    };
+    Ok(ContactPayload {
+        contact,
+        operation: Some(Operation(submitted.op)),
+        replayed: submitted.replayed,
+    })
 }
 
 fn clean(value: Option<String>) -> Option<String> {
@@ -67,51 +270,87 @@ fn clean(value: Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Checks a contact the way both systems would, before either is called.
-fn validate(input: CreateContactInput) -> Result<NewContactInput> {
-    let email = clean(input.email);
-    if let Some(email) = &email
-        && !is_email(email)
-    {
-        return Err(errors::bad_input(
+fn check_email(email: &Option<String>) -> Result<()> {
+    match email {
+        Some(e) if !e.is_empty() && !is_email(e) => Err(errors::bad_input(
             "email",
-            format!("{email:?} is not an email address"),
-        ));
+            format!("{e:?} is not an email address"),
+        )),
+        _ => Ok(()),
     }
-    let phone = clean(input.phone);
-    if let Some(phone) = &phone
-        && !is_phone(phone)
-    {
-        return Err(errors::bad_input(
+}
+
+fn check_phone(phone: &Option<String>) -> Result<()> {
+    match phone {
+        Some(p) if !p.is_empty() && !is_phone(p) => Err(errors::bad_input(
             "phone",
-            format!("{phone:?} is not a phone number (use digits, optionally +country code)"),
-        ));
+            format!("{p:?} is not a phone number (use digits, optionally +country code)"),
+        )),
+        _ => Ok(()),
     }
-    let input = NewContactInput {
+}
+
+/// Checks a new contact the way both systems would, before either is called.
+fn validate_new(input: CreateContactInput) -> Result<ContactFields> {
+    let fields = ContactFields {
         first_name: clean(input.first_name),
         last_name: clean(input.last_name),
         name: clean(input.name),
-        email,
-        phone,
+        email: clean(input.email),
+        phone: clean(input.phone),
         company_name: clean(input.company_name),
-        tags: input
-            .tags
-            .into_iter()
-            .filter_map(|t| clean(Some(t)))
-            .collect(),
+        tags: validate_tags(input.tags)?,
     };
-    if input.first_name.is_none()
-        && input.last_name.is_none()
-        && input.name.is_none()
-        && input.email.is_none()
-        && input.phone.is_none()
-    {
+    check_email(&fields.email)?;
+    check_phone(&fields.phone)?;
+    if fields.email.is_none() && fields.phone.is_none() {
         return Err(errors::bad_input(
             "input",
-            "give at least one of name, firstName, lastName, email or phone",
+            "give an email or a phone: both systems identify contacts by them",
         ));
     }
-    Ok(input)
+    Ok(fields)
+}
+
+fn validate_patch(input: UpdateContactInput) -> Result<ContactPatch> {
+    let trim = |v: Option<String>| v.map(|v| v.trim().to_string());
+    let patch = ContactPatch {
+        first_name: trim(input.first_name),
+        last_name: trim(input.last_name),
+        name: trim(input.name),
+        email: trim(input.email),
+        phone: trim(input.phone),
+        company_name: trim(input.company_name),
+    };
+    check_email(&patch.email)?;
+    check_phone(&patch.phone)?;
+    if patch == ContactPatch::default() {
+        return Err(errors::bad_input(
+            "input",
+            "give at least one field to change",
+        ));
+    }
+    Ok(patch)
+}
+
+fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_string();
+        if tag.is_empty() {
+            continue;
+        }
+        if tag.contains(',') {
+            return Err(errors::bad_input(
+                "tags",
+                format!("{tag:?}: a tag cannot contain a comma"),
+            ));
+        }
+        if !out.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
 }
 
 /// A pragmatic address check: one `@`, a non-empty local part, a dotted domain, no spaces.
@@ -157,5 +396,13 @@ mod tests {
         assert!(!is_phone("12345"));
         assert!(!is_phone("call me"));
         assert!(!is_phone("1+4155550123"));
+    }
+
+    #[test]
+    fn tags_are_trimmed_and_deduplicated() {
+        let tags =
+            validate_tags(vec![" vip ".into(), "VIP".into(), "".into(), "lead".into()]).unwrap();
+        assert_eq!(tags, vec!["vip".to_string(), "lead".to_string()]);
+        assert!(validate_tags(vec!["a,b".into()]).is_err());
     }
 }

@@ -1,191 +1,417 @@
-//! Dual writes of contacts.
+//! Each contact action's step on each side, the markers that let a resumed create find out
+//! whether its earlier attempt landed, and compensation.
+//!
+//! Markers: a GHL contact made by the gateway carries `source = "ghl-baserow-gateway <id>"`
+//! (found by searching its email or phone, which a create requires); a Baserow row carries the
+//! gateway id in its `gateway_id` field.
 
-use serde::Serialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
+use super::{
+    action::{Action, ContactFields, ContactPatch},
+    outcome::{SideDone, StepError},
+};
 use crate::{
     backends::{
-        baserow::{ContactRow, Table},
-        ghl::{self, NewContact},
+        baserow::{ContactRow, Table, filters::condition, schema},
+        ghl::{
+            self, ContactUpdate, FilterOperator, GhlError, NewContact, SearchFilter, SearchQuery,
+        },
     },
-    domain::ContactRecord,
+    domain::merge,
     graphql::loaders::{
         BaserowContactKey, BaserowNotesKey, BaserowTasksKey, GhlContactKey, GhlNotesKey,
         GhlTasksKey,
     },
     state::Gateway,
-    store::{EntityKind, Link, OperationRecord, OperationStatus, Outcome, StoreError},
+    store::{EntityKind, Link, OperationRecord},
 };
 
-/// A validated contact to create.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NewContactInput {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub company_name: Option<String>,
-    pub tags: Vec<String>,
+/// The `source` a GHL contact created for gateway entity `id` carries.
+pub fn ghl_marker(link: &Link) -> String {
+    format!("ghl-baserow-gateway {}", link.id)
 }
 
-/// Creates the contact in GHL and Baserow at once and links the two records.
-///
-/// The operation is in the store before either write starts, and its outcomes are saved with the
-/// link in one transaction, so a crash leaves a record of what was attempted.
-pub async fn create_contact(
-    gateway: &Gateway,
-    input: NewContactInput,
-) -> Result<(ContactRecord, OperationRecord), StoreError> {
-    let mut link = Link::new(EntityKind::Contact);
-    let mut op = OperationRecord::new(
-        "createContact",
-        Some(link.id),
-        serde_json::to_value(&input).unwrap_or_default(),
-    );
-    gateway.store.insert_operation(&op).await?;
+fn display_name(c: &ContactFields) -> Option<String> {
+    c.name
+        .clone()
+        .or_else(|| merge::full_name(None, c.first_name.as_deref(), c.last_name.as_deref()))
+}
 
-    let ghl_body = NewContact {
-        location_id: gateway.ghl.location_id().to_string(),
-        first_name: input.first_name.clone(),
-        last_name: input.last_name.clone(),
-        name: input.name.clone(),
-        email: input.email.clone(),
-        phone: input.phone.clone(),
-        company_name: input.company_name.clone(),
-        tags: input.tags.clone(),
+pub async fn ghl_step(
+    gateway: &Gateway,
+    action: &Action,
+    link: &Link,
+    op: &OperationRecord,
+    recovering: bool,
+) -> Result<SideDone, StepError> {
+    if let Action::CreateContact { contact } = action {
+        return create_in_ghl(gateway, contact, link, op, recovering).await;
+    }
+    let Some(id) = link.ghl_id.clone() else {
+        return Ok(SideDone::skipped("the contact does not exist in GHL"));
     };
-    let display_name = input.name.clone().or_else(|| {
-        crate::domain::merge::full_name(
-            None,
-            input.first_name.as_deref(),
-            input.last_name.as_deref(),
-        )
-    });
-    let baserow_body = json!({
-        "name": display_name,
-        "first_name": input.first_name,
-        "last_name": input.last_name,
-        "email": input.email,
-        "phone": input.phone,
-        "company_name": input.company_name,
-        "tags": input.tags.join(", "),
+    let ghl = &gateway.ghl;
+    match action {
+        // Handled above.
+        Action::CreateContact { .. } => {}
+        Action::UpdateContact { patch } => {
+            let update = ghl_update(patch);
+            let contact = ghl.update_contact(&id, &update).await?;
+            prime_ghl(gateway, &contact).await;
+        }
+        Action::DeleteContact => match ghl.delete_contact(&id).await {
+            Ok(()) | Err(GhlError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        },
+        Action::AddContactTags { tags } => {
+            ghl.add_tags(&id, tags).await?;
+        }
+        Action::RemoveContactTags { tags } => {
+            ghl.remove_tags(&id, tags).await?;
+        }
+        Action::SetContactBusiness { business } => {
+            let business_ghl = match business {
+                Some(b) => Some(business_side(gateway, *b).await?.0.ok_or_else(|| {
+                    StepError::Permanent("the business does not exist in GHL".into())
+                })?),
+                None => None,
+            };
+            ghl.link_contacts_to_business(std::slice::from_ref(&id), business_ghl.as_deref())
+                .await?;
+        }
+    }
+    gateway
+        .caches
+        .ghl_contacts
+        .invalidate(&GhlContactKey(id))
+        .await;
+    Ok(SideDone::done())
+}
+
+async fn create_in_ghl(
+    gateway: &Gateway,
+    contact: &ContactFields,
+    link: &Link,
+    op: &OperationRecord,
+    recovering: bool,
+) -> Result<SideDone, StepError> {
+    if let Some(id) = &link.ghl_id {
+        return Ok(created_ghl(id.clone()));
+    }
+    let marker = ghl_marker(link);
+    if recovering && let Some(id) = find_marked_ghl_contact(gateway, contact, &marker).await? {
+        tracing::info!(operation = %op.id, ghl_id = %id, "an earlier attempt had created the contact");
+        return Ok(created_ghl(id));
+    }
+    let body = NewContact {
+        location_id: gateway.ghl.location_id().to_string(),
+        first_name: contact.first_name.clone(),
+        last_name: contact.last_name.clone(),
+        name: display_name(contact),
+        email: contact.email.clone(),
+        phone: contact.phone.clone(),
+        company_name: contact.company_name.clone(),
+        tags: contact.tags.clone(),
+        source: Some(marker.clone()),
+        ..NewContact::default()
+    };
+    match gateway.ghl.create_contact(&body).await {
+        Ok(created) => {
+            prime_ghl(gateway, &created).await;
+            prime_empty_children_ghl(gateway, &created.id).await;
+            Ok(created_ghl(created.id))
+        }
+        // Our own earlier attempt (a lost answer) makes the retry look like a duplicate.
+        Err(GhlError::Duplicate { existing_id, .. }) if recovering => {
+            let existing = gateway.ghl.get_contact(&existing_id).await?;
+            match existing {
+                Some(c) if c.source.as_deref() == Some(marker.as_str()) => {
+                    Ok(created_ghl(existing_id))
+                }
+                _ => Err(StepError::Permanent(format!(
+                    "GHL already has a contact with this email or phone ({existing_id})"
+                ))),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn created_ghl(id: String) -> SideDone {
+    SideDone {
+        ghl_id: Some(id),
+        ..SideDone::default()
+    }
+}
+
+/// A contact GHL holds with this operation's marker, found through its email or phone.
+async fn find_marked_ghl_contact(
+    gateway: &Gateway,
+    contact: &ContactFields,
+    marker: &str,
+) -> Result<Option<String>, StepError> {
+    let probes = [
+        ("email", contact.email.as_deref()),
+        ("phone", contact.phone.as_deref()),
+    ];
+    for (field, value) in probes {
+        let Some(value) = value else { continue };
+        let query = SearchQuery {
+            filters: vec![SearchFilter::new(field, FilterOperator::Eq, value)],
+            page_limit: 20,
+            ..SearchQuery::default()
+        };
+        let found = gateway.ghl.search_contacts(query).collect().await?;
+        if let Some(hit) = found.iter().find(|c| c.source.as_deref() == Some(marker)) {
+            return Ok(Some(hit.id.clone()));
+        }
+    }
+    Ok(None)
+}
+
+fn ghl_update(patch: &ContactPatch) -> ContactUpdate {
+    ContactUpdate {
+        first_name: patch.first_name.clone(),
+        last_name: patch.last_name.clone(),
+        name: patch.name.clone(),
+        email: patch.email.clone(),
+        phone: patch.phone.clone(),
+        ..ContactUpdate::default()
+    }
+}
+
+pub async fn baserow_step(
+    gateway: &Gateway,
+    action: &Action,
+    link: &Link,
+    _op: &OperationRecord,
+    recovering: bool,
+) -> Result<SideDone, StepError> {
+    if let Action::CreateContact { contact } = action {
+        return create_in_baserow(gateway, contact, link, recovering).await;
+    }
+    let Some(row_id) = link.baserow_row_id else {
+        return Ok(SideDone::skipped("the contact does not exist in Baserow"));
+    };
+    let baserow = &gateway.baserow;
+    match action {
+        // Handled above.
+        Action::CreateContact { .. } => {}
+        Action::UpdateContact { patch } => {
+            let row: ContactRow = baserow
+                .update_row(Table::Contacts, row_id, &baserow_patch(patch), false)
+                .await?;
+            prime_baserow(gateway, row).await;
+        }
+        Action::DeleteContact => {
+            match baserow.delete_row(Table::Contacts, row_id, false).await {
+                Ok(()) | Err(crate::backends::baserow::BaserowError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            gateway
+                .caches
+                .baserow_contacts
+                .invalidate(&BaserowContactKey(row_id))
+                .await;
+        }
+        Action::AddContactTags { tags } | Action::RemoveContactTags { tags } => {
+            let current: ContactRow = baserow.get_row(Table::Contacts, row_id).await?;
+            let mut list: Vec<String> = current
+                .tags
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect();
+            let adding = matches!(action, Action::AddContactTags { .. });
+            for tag in tags {
+                let present = list.iter().any(|t| t.eq_ignore_ascii_case(tag));
+                if adding && !present {
+                    list.push(tag.clone());
+                } else if !adding {
+                    list.retain(|t| !t.eq_ignore_ascii_case(tag));
+                }
+            }
+            let row: ContactRow = baserow
+                .update_row(
+                    Table::Contacts,
+                    row_id,
+                    &json!({"tags": list.join(", ")}),
+                    false,
+                )
+                .await?;
+            prime_baserow(gateway, row).await;
+        }
+        Action::SetContactBusiness { business } => {
+            let linked: Vec<i64> = match business {
+                Some(b) => vec![business_side(gateway, *b).await?.1.ok_or_else(|| {
+                    StepError::Permanent("the business does not exist in Baserow".into())
+                })?],
+                None => Vec::new(),
+            };
+            let row: ContactRow = baserow
+                .update_row(Table::Contacts, row_id, &json!({"business": linked}), false)
+                .await?;
+            prime_baserow(gateway, row).await;
+        }
+    }
+    Ok(SideDone::done())
+}
+
+async fn create_in_baserow(
+    gateway: &Gateway,
+    contact: &ContactFields,
+    link: &Link,
+    recovering: bool,
+) -> Result<SideDone, StepError> {
+    if let Some(id) = link.baserow_row_id {
+        return Ok(created_row(id));
+    }
+    let marker = link.id.to_string();
+    if recovering {
+        let filter = condition(schema::GATEWAY_ID_FIELD, "equal", &marker);
+        let found: Vec<ContactRow> = gateway
+            .baserow
+            .list_rows(Table::Contacts, Some(&filter))
+            .await?;
+        if let Some(row) = found.into_iter().next() {
+            return Ok(created_row(row.id));
+        }
+    }
+    let body = json!({
+        "name": display_name(contact),
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "company_name": contact.company_name,
+        "tags": contact.tags.join(", "),
+        schema::GATEWAY_ID_FIELD: marker,
     });
     // The gateway's own write must not come back through Baserow's webhook as sync work.
-    let (ghl_result, baserow_result) = tokio::join!(
-        gateway.ghl.create_contact(&ghl_body),
-        gateway
-            .baserow
-            .create_row::<ContactRow>(Table::Contacts, &baserow_body, false),
-    );
-
-    let ghl_contact = match ghl_result {
-        Ok(contact) => {
-            op.ghl.outcome = Outcome::Succeeded;
-            link.ghl_id = Some(contact.id.clone());
-            Some(contact)
-        }
-        Err(e) => {
-            tracing::warn!(operation = %op.id, error = %e, "GHL create failed");
-            op.ghl.outcome = Outcome::Failed;
-            op.ghl.error = Some(e.to_string());
-            None
-        }
-    };
-    let baserow_row = match baserow_result {
-        Ok(row) => {
-            op.baserow.outcome = Outcome::Succeeded;
-            link.baserow_row_id = Some(row.id);
-            Some(row)
-        }
-        Err(e) => {
-            tracing::warn!(operation = %op.id, error = %e, "Baserow create failed");
-            op.baserow.outcome = Outcome::Failed;
-            op.baserow.error = Some(e.to_string());
-            None
-        }
-    };
-    op.status = match (op.ghl.outcome, op.baserow.outcome) {
-        (Outcome::Succeeded, Outcome::Succeeded) => OperationStatus::Succeeded,
-        (Outcome::Failed, Outcome::Failed) => OperationStatus::Failed,
-        _ => OperationStatus::Pending,
-    };
-    let has_link = link.ghl_id.is_some() || link.baserow_row_id.is_some();
-    gateway
-        .store
-        .save_operation(&op, has_link.then_some(&link))
+    let row: ContactRow = gateway
+        .baserow
+        .create_row(Table::Contacts, &body, false)
         .await?;
-    if !has_link {
-        op.entity_id = None;
-    }
-
-    prime_caches(gateway, &link, ghl_contact.as_ref(), baserow_row.as_ref()).await;
-    if let (Some(contact), Some(row)) = (&ghl_contact, &baserow_row) {
-        record_ghl_id_in_baserow(gateway, row.id, contact.id.clone());
-    }
-    Ok((
-        ContactRecord {
-            link,
-            ghl: ghl_contact,
-            baserow: baserow_row,
-        },
-        op,
-    ))
-}
-
-/// A new contact has no tasks or notes yet, and both records are known: reads right after the
-/// write are served without an upstream call, and never stale.
-async fn prime_caches(
-    gateway: &Gateway,
-    link: &Link,
-    contact: Option<&ghl::Contact>,
-    row: Option<&ContactRow>,
-) {
+    let id = row.id;
+    prime_baserow(gateway, row).await;
     let caches = &gateway.caches;
-    if let (Some(id), Some(contact)) = (&link.ghl_id, contact) {
-        caches
+    caches
+        .baserow_tasks
+        .insert(BaserowTasksKey(id), Default::default())
+        .await;
+    caches
+        .baserow_notes
+        .insert(BaserowNotesKey(id), Default::default())
+        .await;
+    Ok(created_row(id))
+}
+
+fn created_row(id: i64) -> SideDone {
+    SideDone {
+        baserow_row_id: Some(id),
+        ..SideDone::default()
+    }
+}
+
+fn baserow_patch(patch: &ContactPatch) -> Value {
+    let mut body = Map::new();
+    let fields = [
+        ("first_name", &patch.first_name),
+        ("last_name", &patch.last_name),
+        ("name", &patch.name),
+        ("email", &patch.email),
+        ("phone", &patch.phone),
+        ("company_name", &patch.company_name),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            body.insert(name.into(), json!(value));
+        }
+    }
+    Value::Object(body)
+}
+
+/// The business's (GHL id, Baserow row id).
+async fn business_side(
+    gateway: &Gateway,
+    business: uuid::Uuid,
+) -> Result<(Option<String>, Option<i64>), StepError> {
+    let links = gateway
+        .store
+        .links_by_ids(EntityKind::Business, &[business])
+        .await
+        .map_err(|e| StepError::Transient(e.to_string()))?;
+    let link = links
+        .into_iter()
+        .next()
+        .ok_or_else(|| StepError::Permanent("the business does not exist".into()))?;
+    Ok((link.ghl_id, link.baserow_row_id))
+}
+
+/// Removes the side that succeeded when the other refused a create for good.
+pub async fn compensate(gateway: &Gateway, link: &Link, ghl_failed: bool) -> Result<(), StepError> {
+    if ghl_failed {
+        if let Some(row) = link.baserow_row_id {
+            gateway
+                .baserow
+                .delete_row(Table::Contacts, row, false)
+                .await?;
+        }
+    } else if let Some(id) = &link.ghl_id {
+        match gateway.ghl.delete_contact(id).await {
+            Ok(()) | Err(GhlError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    forget(gateway, link).await;
+    Ok(())
+}
+
+/// Forgets what the caches hold for a contact that no longer exists.
+pub async fn forget(gateway: &Gateway, link: &Link) {
+    if let Some(id) = &link.ghl_id {
+        gateway
+            .caches
             .ghl_contacts
-            .insert(GhlContactKey(id.clone()), Some(contact.clone()))
-            .await;
-        caches
-            .ghl_tasks
-            .insert(GhlTasksKey(id.clone()), Default::default())
-            .await;
-        caches
-            .ghl_notes
-            .insert(GhlNotesKey(id.clone()), Default::default())
+            .invalidate(&GhlContactKey(id.clone()))
             .await;
     }
-    if let (Some(id), Some(row)) = (link.baserow_row_id, row) {
-        caches
+    if let Some(row) = link.baserow_row_id {
+        gateway
+            .caches
             .baserow_contacts
-            .insert(BaserowContactKey(id), Some(row.clone()))
-            .await;
-        caches
-            .baserow_tasks
-            .insert(BaserowTasksKey(id), Default::default())
-            .await;
-        caches
-            .baserow_notes
-            .insert(BaserowNotesKey(id), Default::default())
+            .invalidate(&BaserowContactKey(row))
             .await;
     }
 }
 
-/// Writes the GHL id into the Baserow row, for people reading the table, off the request path:
-/// the store's link is what the gateway itself relies on.
-fn record_ghl_id_in_baserow(gateway: &Gateway, row_id: i64, ghl_id: String) {
-    let baserow = gateway.baserow.clone();
-    let cache = gateway.caches.baserow_contacts.clone();
-    tokio::spawn(async move {
-        let body = json!({ crate::backends::baserow::schema::GHL_ID_FIELD: ghl_id });
-        match baserow
-            .update_row::<ContactRow>(Table::Contacts, row_id, &body, false)
-            .await
-        {
-            Ok(row) => cache.insert(BaserowContactKey(row_id), Some(row)).await,
-            Err(e) => tracing::warn!(row_id, error = %e, "could not record the GHL id in Baserow"),
-        }
-    });
+async fn prime_ghl(gateway: &Gateway, contact: &ghl::Contact) {
+    gateway
+        .caches
+        .ghl_contacts
+        .insert(GhlContactKey(contact.id.clone()), Some(contact.clone()))
+        .await;
+}
+
+async fn prime_empty_children_ghl(gateway: &Gateway, id: &str) {
+    let caches = &gateway.caches;
+    caches
+        .ghl_tasks
+        .insert(GhlTasksKey(id.to_string()), Default::default())
+        .await;
+    caches
+        .ghl_notes
+        .insert(GhlNotesKey(id.to_string()), Default::default())
+        .await;
+}
+
+async fn prime_baserow(gateway: &Gateway, row: ContactRow) {
+    gateway
+        .caches
+        .baserow_contacts
+        .insert(BaserowContactKey(row.id), Some(row))
+        .await;
 }

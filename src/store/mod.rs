@@ -88,6 +88,8 @@ pub enum Outcome {
     Pending,
     Succeeded,
     Failed,
+    /// Not applicable: the record does not exist in that system.
+    Skipped,
 }
 
 /// Where a whole operation stands.
@@ -121,7 +123,12 @@ macro_rules! text_enum {
     };
 }
 
-text_enum!(Outcome { Pending = "PENDING", Succeeded = "SUCCEEDED", Failed = "FAILED" });
+text_enum!(Outcome {
+    Pending = "PENDING",
+    Succeeded = "SUCCEEDED",
+    Failed = "FAILED",
+    Skipped = "SKIPPED",
+});
 text_enum!(OperationStatus {
     Pending = "PENDING",
     Succeeded = "SUCCEEDED",
@@ -141,6 +148,12 @@ pub struct OperationRecord {
     pub baserow: SideRecord,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Executions so far (the first included).
+    pub attempts: u32,
+    /// When the worker may try again; `None` once the operation is finished.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// What started it: `mutation`, `webhook`, `poll`, `batch`.
+    pub trigger: String,
 }
 
 /// One system's outcome within an operation.
@@ -172,8 +185,30 @@ impl OperationRecord {
             baserow: SideRecord::pending(),
             created_at: now,
             updated_at: now,
+            attempts: 0,
+            next_attempt_at: Some(now),
+            trigger: "mutation".into(),
         }
     }
+}
+
+/// An `Idempotency-Key` as a client sent it, with a hash of what it was sent with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub subject: String,
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// The result of recording a new operation under an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// The operation is new and recorded.
+    New,
+    /// The key was used before with the same request: this is its operation.
+    Replay(Uuid),
+    /// The key was used before with a different request.
+    Conflict,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,7 +248,17 @@ pub trait Store: Send + Sync + 'static {
     /// either id fills in that link's missing side; any other candidate is inserted. Returns the
     /// resulting links in the order of the candidates.
     async fn ensure_links(&self, candidates: &[Link]) -> Result<Vec<Link>, StoreError>;
-    async fn insert_operation(&self, op: &OperationRecord) -> Result<(), StoreError>;
+    async fn insert_operation(&self, op: &OperationRecord) -> Result<(), StoreError> {
+        self.record_operation(op, None).await.map(|_| ())
+    }
+    /// Records a new operation before its first upstream write; with an idempotency key, a key
+    /// seen before returns its operation (same request) or a conflict (other request) instead,
+    /// decided in one transaction so two concurrent retries cannot both write.
+    async fn record_operation(
+        &self,
+        op: &OperationRecord,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Recorded, StoreError>;
     /// Saves the operation's outcomes and, in the same transaction, the link it established.
     async fn save_operation(
         &self,
@@ -221,6 +266,22 @@ pub trait Store: Send + Sync + 'static {
         link: Option<&Link>,
     ) -> Result<(), StoreError>;
     async fn operation(&self, id: Uuid) -> Result<Option<OperationRecord>, StoreError>;
+    /// Operations in id (creation) order after `after`, optionally of one status.
+    async fn list_operations(
+        &self,
+        status: Option<OperationStatus>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<OperationRecord>, StoreError>;
+    /// Pending operations due now that no worker holds, leased for `lease` so that exactly one
+    /// worker executes each.
+    async fn claim_due_operations(
+        &self,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<OperationRecord>, StoreError>;
+    /// Removes links (a deleted entity), with their children's links.
+    async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError>;
     /// Of `entity_ids`, those with an operation still `PENDING`.
     async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>;
 }

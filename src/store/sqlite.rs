@@ -11,7 +11,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    EntityKind, Link, OperationRecord, OperationStatus, Outcome, SideRecord, Store, StoreError,
+    EntityKind, IdempotencyKey, Link, OperationRecord, OperationStatus, Outcome, Recorded,
+    SideRecord, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -189,11 +190,34 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn insert_operation(&self, op: &OperationRecord) -> Result<(), StoreError> {
+    async fn record_operation(
+        &self,
+        op: &OperationRecord,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Recorded, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = key {
+            let seen = sqlx::query(
+                "SELECT request_hash, operation_id FROM idempotency_keys WHERE subject = ? AND key = ?",
+            )
+            .bind(&key.subject)
+            .bind(&key.key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = seen {
+                let hash: String = row.try_get("request_hash")?;
+                return Ok(if hash == key.request_hash {
+                    Recorded::Replay(parse_uuid(row.try_get("operation_id")?)?)
+                } else {
+                    Recorded::Conflict
+                });
+            }
+        }
         sqlx::query(
             "INSERT INTO operations (id, kind, entity_id, input, status, ghl_outcome, ghl_error,
-                 baserow_outcome, baserow_error, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 baserow_outcome, baserow_error, created_at, updated_at, attempts,
+                 next_attempt_at, trigger)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(op.id.to_string())
         .bind(&op.kind)
@@ -206,8 +230,93 @@ impl Store for SqliteStore {
         .bind(&op.baserow.error)
         .bind(op.created_at.to_rfc3339())
         .bind(op.updated_at.to_rfc3339())
-        .execute(&self.pool)
+        .bind(i64::from(op.attempts))
+        .bind(op.next_attempt_at.map(|t| t.to_rfc3339()))
+        .bind(&op.trigger)
+        .execute(&mut *tx)
         .await?;
+        if let Some(key) = key {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (key, subject, request_hash, operation_id, created_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&key.key)
+            .bind(&key.subject)
+            .bind(&key.request_hash)
+            .bind(op.id.to_string())
+            .bind(Utc::now().to_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Recorded::New)
+    }
+
+    async fn list_operations(
+        &self,
+        status: Option<OperationStatus>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<OperationRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM operations WHERE (? IS NULL OR status = ?) AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(status.map(|s| s.as_str()))
+        .bind(status.map(|s| s.as_str()))
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(operation_from_row).collect()
+    }
+
+    async fn claim_due_operations(
+        &self,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<OperationRecord>, StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        // SQLite serialises writers, so select-then-update inside one transaction is atomic.
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT * FROM operations WHERE status = 'PENDING' AND next_attempt_at IS NOT NULL
+               AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+             ORDER BY next_attempt_at LIMIT ?",
+        )
+        .bind(now.to_rfc3339())
+        .bind(now.to_rfc3339())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let ops: Vec<OperationRecord> = rows
+            .iter()
+            .map(operation_from_row)
+            .collect::<Result<_, _>>()?;
+        for op in &ops {
+            sqlx::query("UPDATE operations SET lease_until = ? WHERE id = ?")
+                .bind(until.to_rfc3339())
+                .bind(op.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ops)
+    }
+
+    async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let ids = json_array(&ids);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM links WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -220,9 +329,11 @@ impl Store for SqliteStore {
         if let Some(link) = link {
             upsert_link(&mut tx, link).await?;
         }
+        // Saving releases the worker's lease: the next attempt is governed by next_attempt_at.
         sqlx::query(
             "UPDATE operations SET entity_id = ?, status = ?, ghl_outcome = ?, ghl_error = ?,
-                 baserow_outcome = ?, baserow_error = ?, updated_at = ? WHERE id = ?",
+                 baserow_outcome = ?, baserow_error = ?, updated_at = ?, attempts = ?,
+                 next_attempt_at = ?, lease_until = NULL, input = ? WHERE id = ?",
         )
         .bind(op.entity_id.map(|e| e.to_string()))
         .bind(op.status.as_str())
@@ -231,6 +342,9 @@ impl Store for SqliteStore {
         .bind(op.baserow.outcome.as_str())
         .bind(&op.baserow.error)
         .bind(Utc::now().to_rfc3339())
+        .bind(i64::from(op.attempts))
+        .bind(op.next_attempt_at.map(|t| t.to_rfc3339()))
+        .bind(op.input.to_string())
         .bind(op.id.to_string())
         .execute(&mut *tx)
         .await?;
@@ -289,6 +403,12 @@ fn operation_from_row(row: &SqliteRow) -> Result<OperationRecord, StoreError> {
         },
         created_at: time("created_at")?,
         updated_at: time("updated_at")?,
+        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        next_attempt_at: match row.try_get::<Option<String>, _>("next_attempt_at")? {
+            Some(_) => Some(time("next_attempt_at")?),
+            None => None,
+        },
+        trigger: row.try_get("trigger")?,
     })
 }
 

@@ -167,6 +167,9 @@ mod tests {
         let BaserowError::Validation { items, .. } = err else {
             panic!("not a validation error");
         };
-        assert_eq!(items[&201]["email"], vec!["Enter a valid value.".to_string()]);
+        assert_eq!(
+            items[&201]["email"],
+            vec!["Enter a valid value.".to_string()]
+        );
     }
 }

@@ -11,6 +11,9 @@ pub struct LinkRef {
     pub id: i64,
     #[serde(default)]
     pub value: Option<serde_json::Value>,
+    /// The linked row's order in its table (a decimal string); absent when writing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -28,6 +31,10 @@ pub struct ContactRow {
     pub phone: Option<String>,
     #[serde(default)]
     pub company_name: Option<String>,
+    #[serde(default)]
+    pub tags: Option<String>,
+    #[serde(default)]
+    pub gateway_id: Option<String>,
     #[serde(default)]
     pub ghl_id: Option<String>,
     #[serde(default)]
@@ -100,14 +107,14 @@ pub struct Page<T> {
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Items<T> {
+pub(crate) struct Items<T> {
     pub items: Vec<T>,
 }
 
 /// Baserow's error body: `{"error": "ERROR_CODE", "detail": str | object}`; unauthenticated
 /// calls get only `{"detail": ...}`.
 #[derive(Debug, Default, Deserialize)]
-pub(super) struct ErrorBody {
+pub(crate) struct ErrorBody {
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]

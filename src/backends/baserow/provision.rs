@@ -1,18 +1,25 @@
-//! `baserow init`: turns an empty Baserow workspace into the tables the gateway maps, through the
-//! admin API (JWT), finding and adopting whatever already exists.
+//! Provisioning: turns a Baserow workspace into the tables the gateway maps, through the admin
+//! API (JWT), finding and adopting whatever already exists, so that running it again changes
+//! nothing. Used by `baserow init` (with webhooks and token reuse) and by `demo`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{BaserowError, Table, decode, transport_error};
+use super::{
+    BaserowError, Table,
+    admin::{AdminClient, AdminCredentials, Named},
+    fields::FieldType,
+    webhooks::{self, WebhookPlan},
+};
 use crate::config::BaserowTables;
 
-/// What provisioning needs to know.
+/// The name of the database token the gateway uses.
+pub const TOKEN_NAME: &str = "ghl-baserow-gateway";
+
+/// What provisioning needs to know (the simple form `demo` uses).
 pub struct ProvisionRequest {
     pub base_url: Url,
     pub email: String,
@@ -21,215 +28,271 @@ pub struct ProvisionRequest {
     pub database: String,
 }
 
+/// The full form: any admin credential, a token to reuse, and webhooks to register.
+#[derive(Debug, Clone)]
+pub struct ProvisionPlan {
+    pub base_url: Url,
+    pub credentials: AdminCredentials,
+    pub workspace: String,
+    pub database: String,
+    /// Reused when `GET /api/database/tokens/check/` accepts it, instead of making a new one.
+    pub existing_token: Option<SecretString>,
+    pub webhooks: Option<WebhookPlan>,
+}
+
+impl From<&ProvisionRequest> for ProvisionPlan {
+    fn from(r: &ProvisionRequest) -> Self {
+        Self {
+            base_url: r.base_url.clone(),
+            credentials: AdminCredentials::Password {
+                email: r.email.clone(),
+                password: r.password.clone(),
+            },
+            workspace: r.workspace.clone(),
+            database: r.database.clone(),
+            existing_token: None,
+            webhooks: None,
+        }
+    }
+}
+
 /// What provisioning found or made.
 #[derive(Debug)]
 pub struct Provisioned {
     pub tables: BaserowTables,
     /// The database token's key (a secret).
     pub token: SecretString,
+    /// The webhooks' secret header value, when webhooks were asked for.
+    pub webhook_secret: Option<SecretString>,
     /// One line per change made; empty when everything already existed.
     pub changes: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Named {
-    id: u64,
-    name: String,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-}
-
-struct Admin {
-    http: reqwest::Client,
-    base_url: Url,
-    jwt: SecretString,
-}
-
-impl Admin {
-    async fn login(request: &ProvisionRequest) -> Result<Self, BaserowError> {
-        #[derive(Deserialize)]
-        struct Tokens {
-            access_token: String,
-        }
-        let http = reqwest::Client::new();
-        let url = join(&request.base_url, "api/user/token-auth/")?;
-        let response = http
-            .post(url)
-            .json(&json!({"email": request.email, "password": request.password.expose_secret()}))
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let tokens: Tokens = decode(response).await?;
-        Ok(Self {
-            http,
-            base_url: request.base_url.clone(),
-            jwt: SecretString::from(tokens.access_token),
-        })
-    }
-
-    async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<T, BaserowError> {
-        let mut request = self
-            .http
-            .request(method, join(&self.base_url, path)?)
-            .header("Authorization", format!("JWT {}", self.jwt.expose_secret()));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        decode(request.send().await.map_err(transport_error)?).await
-    }
-
-    /// Finds an object by name in a listing, or creates it with `body`.
-    async fn find_or_create(
-        &self,
-        list_path: &str,
-        create_path: &str,
-        name: &str,
-        body: Value,
-        what: &str,
-        changes: &mut Vec<String>,
-    ) -> Result<u64, BaserowError> {
-        let existing: Vec<Named> = self.call(Method::GET, list_path, None).await?;
-        if let Some(found) = existing.iter().find(|n| n.name == name) {
-            return Ok(found.id);
-        }
-        let created: Named = self.call(Method::POST, create_path, Some(body)).await?;
-        changes.push(format!("created {what} {name:?} (id {})", created.id));
-        Ok(created.id)
-    }
-}
-
-fn join(base: &Url, path: &str) -> Result<Url, BaserowError> {
-    base.join(path)
-        .map_err(|e| BaserowError::Protocol(format!("bad path {path}: {e}")))
-}
-
 /// Creates — or finds and adopts — the workspace, database, four tables, their fields and a
-/// database token limited to those tables. A field that exists with another type is reported by
-/// name and left alone.
+/// database token limited to those tables.
 pub async fn provision(request: &ProvisionRequest) -> Result<Provisioned, BaserowError> {
-    let admin = Admin::login(request).await?;
+    provision_with(&ProvisionPlan::from(request)).await
+}
+
+/// [`provision`] with token reuse and webhooks. A field that exists with another type is
+/// reported by table and name ([`BaserowError::SchemaConflict`]) and nothing is overwritten;
+/// the check runs for every table before any field is created.
+pub async fn provision_with(plan: &ProvisionPlan) -> Result<Provisioned, BaserowError> {
+    let admin = AdminClient::connect(&plan.base_url, &plan.credentials).await?;
     let mut changes = Vec::new();
 
-    let workspace = admin
-        .find_or_create(
-            "api/workspaces/",
-            "api/workspaces/",
-            &request.workspace,
-            json!({"name": request.workspace}),
-            "workspace",
-            &mut changes,
-        )
-        .await?;
-    let apps_path = format!("api/applications/workspace/{workspace}/");
-    let database = admin
-        .find_or_create(
-            &apps_path,
-            &apps_path,
-            &request.database,
-            json!({"type": "database", "name": request.database}),
-            "database",
-            &mut changes,
-        )
-        .await?;
-
-    let tables_path = format!("api/database/tables/database/{database}/");
+    let workspaces = admin.workspaces().await?;
+    let workspace = match find(&workspaces, &plan.workspace) {
+        Some(id) => id,
+        None => {
+            let ws = admin.create_workspace(&plan.workspace).await?;
+            changes.push(format!("created workspace {:?} (id {})", ws.name, ws.id));
+            ws.id
+        }
+    };
+    let database = match find(&admin.databases(workspace).await?, &plan.database) {
+        Some(id) => id,
+        None => {
+            let db = admin.create_database(workspace, &plan.database).await?;
+            changes.push(format!("created database {:?} (id {})", db.name, db.id));
+            db.id
+        }
+    };
+    let existing_tables = admin.tables(database).await?;
     let mut ids: HashMap<Table, u64> = HashMap::new();
     for table in Table::ALL {
-        // One header row gives a table whose only field is our primary field, and no sample rows.
-        let body = json!({"name": table.name(), "data": [[table.primary_field()]], "first_row_header": true});
-        let id = admin
-            .find_or_create(
-                &tables_path,
-                &tables_path,
-                table.name(),
-                body,
-                "table",
-                &mut changes,
-            )
-            .await?;
+        let id = match find(&existing_tables, table.name()) {
+            Some(id) => id,
+            None => {
+                let t = admin
+                    .create_table(database, table.name(), table.primary_field())
+                    .await?;
+                changes.push(format!("created table {} (id {})", table.name(), t.id));
+                t.id
+            }
+        };
         ids.insert(table, id);
     }
     let table_id = |t: Table| ids.get(&t).copied().unwrap_or_default();
 
-    let mut conflicts = Vec::new();
-    for table in Table::ALL {
-        let fields_path = format!("api/database/fields/table/{}/", table_id(table));
-        let existing: Vec<Named> = admin.call(Method::GET, &fields_path, None).await?;
-        for wanted in table.fields(table_id) {
-            let name = wanted["name"].as_str().unwrap_or_default();
-            let kind = wanted["type"].as_str().unwrap_or_default();
-            match existing.iter().find(|f| f.name == name) {
-                Some(found) if found.kind.as_deref() == Some(kind) => {}
-                Some(found) => conflicts.push(format!(
-                    "{}.{name} is {} but the gateway needs {kind}",
-                    table.name(),
-                    found.kind.as_deref().unwrap_or("unknown")
-                )),
-                None => {
-                    let _: Value = admin
-                        .call(Method::POST, &fields_path, Some(wanted.clone()))
-                        .await?;
-                    changes.push(format!("created field {}.{name} ({kind})", table.name()));
-                }
-            }
-        }
-    }
-    if !conflicts.is_empty() {
-        return Err(BaserowError::Validation {
-            code: "FIELD_TYPE_CONFLICT".into(),
-            detail: conflicts.join("; "),
-        });
+    let missing = missing_fields(&admin, &table_id).await?;
+    for (table, field) in missing {
+        admin.create_field(table_id(table), &field).await?;
+        changes.push(format!(
+            "created field {}.{} ({})",
+            table.name(),
+            field["name"].as_str().unwrap_or_default(),
+            field["type"].as_str().unwrap_or_default()
+        ));
     }
 
-    let token = create_token(&admin, workspace, &ids, &mut changes).await?;
+    let tables = BaserowTables {
+        contacts: table_id(Table::Contacts),
+        tasks: table_id(Table::Tasks),
+        notes: table_id(Table::Notes),
+        businesses: table_id(Table::Businesses),
+    };
+    let token = ensure_token(&admin, plan, workspace, &tables, &mut changes).await?;
+    let webhook_secret = match &plan.webhooks {
+        Some(wanted) => Some(ensure_webhooks(&admin, wanted, &table_id, &mut changes).await?),
+        None => None,
+    };
     Ok(Provisioned {
-        tables: BaserowTables {
-            contacts: table_id(Table::Contacts),
-            tasks: table_id(Table::Tasks),
-            notes: table_id(Table::Notes),
-            businesses: table_id(Table::Businesses),
-        },
+        tables,
         token,
+        webhook_secret,
         changes,
     })
 }
 
-/// A database token named for the gateway, limited to the four tables.
-async fn create_token(
-    admin: &Admin,
+fn find(listed: &[Named], name: &str) -> Option<u64> {
+    listed.iter().find(|n| n.name == name).map(|n| n.id)
+}
+
+/// The field-creation bodies each table lacks, or every conflict found.
+async fn missing_fields(
+    admin: &AdminClient,
+    table_id: &impl Fn(Table) -> u64,
+) -> Result<Vec<(Table, Value)>, BaserowError> {
+    let mut missing = Vec::new();
+    let mut conflicts = Vec::new();
+    for table in Table::ALL {
+        let existing = admin.fields(table_id(table)).await?;
+        let primary = json!({"name": table.primary_field(), "type": "text"});
+        for wanted in std::iter::once(primary).chain(table.fields(table_id)) {
+            let name = wanted["name"].as_str().unwrap_or_default().to_string();
+            let found = existing
+                .iter()
+                .find(|f| f["name"].as_str() == Some(name.as_str()));
+            match found {
+                None => missing.push((table, wanted)),
+                Some(found) => {
+                    if let Some(why) = conflict(&wanted, found) {
+                        conflicts.push(format!("{}.{name} {why}", table.name()));
+                    }
+                }
+            }
+        }
+    }
+    if conflicts.is_empty() {
+        Ok(missing)
+    } else {
+        Err(BaserowError::SchemaConflict { conflicts })
+    }
+}
+
+/// Why an existing field cannot serve as the wanted one, if it cannot.
+fn conflict(wanted: &Value, found: &Value) -> Option<String> {
+    let want = wanted["type"].as_str().unwrap_or_default();
+    let have = found["type"].as_str().unwrap_or("unknown");
+    if want != have {
+        return Some(format!("is {have} but the gateway needs {want}"));
+    }
+    match (FieldType::from_json(wanted), FieldType::from_json(found)) {
+        (FieldType::LinkRow { table_id: a }, FieldType::LinkRow { table_id: b }) if a != b => Some(
+            format!("links to table {b} but the gateway needs table {a}"),
+        ),
+        (FieldType::Formula, _) if found["formula"] != wanted["formula"] => Some(format!(
+            "has formula {} but the gateway needs {}",
+            found["formula"], wanted["formula"]
+        )),
+        _ => None,
+    }
+}
+
+/// The four tables, as token permission references.
+fn table_refs(tables: &BaserowTables) -> Vec<Value> {
+    [
+        tables.businesses,
+        tables.contacts,
+        tables.tasks,
+        tables.notes,
+    ]
+    .iter()
+    .map(|id| json!(["table", id]))
+    .collect()
+}
+
+/// Reuses the configured token when Baserow accepts it (narrowing it if it reaches further
+/// than the four tables), or makes a new one limited to them.
+async fn ensure_token(
+    admin: &AdminClient,
+    plan: &ProvisionPlan,
     workspace: u64,
-    ids: &HashMap<Table, u64>,
+    tables: &BaserowTables,
     changes: &mut Vec<String>,
 ) -> Result<SecretString, BaserowError> {
-    #[derive(Deserialize)]
-    struct Token {
-        id: u64,
-        key: String,
+    let refs = table_refs(tables);
+    let wanted = json!({"create": refs, "read": refs, "update": refs, "delete": refs});
+    if let Some(key) = &plan.existing_token {
+        if admin.token_is_valid(key).await? {
+            let listed = admin.tokens().await?;
+            let known = listed
+                .iter()
+                .find(|t| t.key.expose_secret() == key.expose_secret());
+            if let Some(token) = known.filter(|t| !same_permissions(&t.permissions, &wanted)) {
+                admin.set_token_permissions(token.id, &wanted).await?;
+                changes.push(format!(
+                    "limited database token {} to the four tables",
+                    token.id
+                ));
+            }
+            return Ok(key.clone());
+        }
+        changes.push("the configured database token is not valid any more".into());
     }
-    let token: Token = admin
-        .call(
-            Method::POST,
-            "api/database/tokens/",
-            Some(json!({"name": "ghl-baserow-gateway", "workspace": workspace})),
-        )
-        .await?;
-    let tables: Vec<Value> = ids.values().map(|id| json!(["table", id])).collect();
-    let permissions = json!({"create": tables, "read": tables, "update": tables, "delete": tables});
-    let _: Value = admin
-        .call(
-            Method::PATCH,
-            &format!("api/database/tokens/{}/", token.id),
-            Some(json!({"permissions": permissions})),
-        )
-        .await?;
+    let token = admin.create_token(TOKEN_NAME, workspace).await?;
+    admin.set_token_permissions(token.id, &wanted).await?;
     changes.push(format!(
         "created database token {} limited to the four tables",
         token.id
     ));
-    Ok(SecretString::from(token.key))
+    Ok(token.key)
+}
+
+/// Compares permissions as sets of references per operation (order is not significant).
+fn same_permissions(have: &Value, want: &Value) -> bool {
+    let refs = |v: &Value| -> Option<BTreeSet<String>> {
+        v.as_array()
+            .map(|l| l.iter().map(Value::to_string).collect())
+    };
+    ["create", "read", "update", "delete"]
+        .iter()
+        .all(|op| refs(&have[op]).is_some() && refs(&have[op]) == refs(&want[op]))
+}
+
+/// Registers (or adopts) the row webhooks on each table; returns the secret they carry.
+async fn ensure_webhooks(
+    admin: &AdminClient,
+    wanted: &WebhookPlan,
+    table_id: &impl Fn(Table) -> u64,
+    changes: &mut Vec<String>,
+) -> Result<SecretString, BaserowError> {
+    let url = wanted.url.to_string();
+    let mut listed = Vec::new();
+    for table in Table::ALL {
+        listed.push((table, admin.webhooks(table_id(table)).await?));
+    }
+    let secret = match &wanted.secret {
+        Some(secret) => secret.clone(),
+        None => listed
+            .iter()
+            .find_map(|(_, hooks)| webhooks::adopted_secret(hooks, &url))
+            .unwrap_or_else(|| {
+                changes.push("generated a webhook secret".into());
+                webhooks::generate_secret()
+            }),
+    };
+    for (table, hooks) in &listed {
+        webhooks::ensure(
+            admin,
+            (table_id(*table), table.name()),
+            hooks,
+            &url,
+            &secret,
+            changes,
+        )
+        .await?;
+    }
+    Ok(secret)
 }

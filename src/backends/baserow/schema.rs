@@ -6,6 +6,9 @@ use serde_json::{Value, json};
 pub const ROW_ID_FIELD: &str = "row_id";
 /// The text field holding the linked GHL id.
 pub const GHL_ID_FIELD: &str = "ghl_id";
+/// The text field holding the gateway id of the entity that created the row: the marker a
+/// resumed create searches for before writing again.
+pub const GATEWAY_ID_FIELD: &str = "gateway_id";
 /// The link from a task or note to its contact.
 pub const CONTACT_LINK_FIELD: &str = "contact";
 
@@ -91,6 +94,7 @@ impl Table {
         };
         fields.extend([
             text(GHL_ID_FIELD),
+            text(GATEWAY_ID_FIELD),
             json!({"name": ROW_ID_FIELD, "type": "formula", "formula": "row_id()"}),
             json!({"name": "last_modified", "type": "last_modified", "date_include_time": true}),
         ]);

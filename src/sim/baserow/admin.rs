@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use super::SharedApp;
 use super::auth::{self, require_user};
 use super::errors::{ApiError, ApiResult, parse_body};
-use super::tables::table_json;
 use super::state::{Database, SessionKind, Store, Table, Workspace};
+use super::tables::table_json;
 
 pub fn router() -> Router<SharedApp> {
     Router::new()
@@ -269,4 +269,3 @@ async fn create_application(
     store.databases.insert(id, db.clone());
     Ok(Json(application_json(&store, &db)))
 }
-

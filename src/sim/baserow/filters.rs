@@ -7,10 +7,10 @@
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
+use super::cell_input::{parse_datetime, parse_decimal};
 use super::errors::{ApiError, ApiResult};
 use super::fields::{Field, FieldKind};
 use super::state::{Row, Store};
-use super::cell_input::{parse_datetime, parse_decimal};
 use super::values::{live_links, read_value, stored, text_of};
 
 #[derive(Debug, Clone)]

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use chrono::Utc;
 use serde_json::{Map, Value};
 
+use super::cell_input::{WriteError, prepare_write};
 use super::errors::{FieldErrors, push_field_error};
 use super::fields::{Field, FieldKind};
 use super::state::{Row, Store};
-use super::cell_input::{WriteError, prepare_write};
 use super::values::stored;
 
 /// Why a row body could not be written.

@@ -1,0 +1,308 @@
+//! Runs an operation against both systems: recorded first, both sides concurrently, transient
+//! failures retried with backoff inside the deadline, outcomes and links saved together, a create
+//! refused for good by one side compensated on the other.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{
+    action::Action,
+    contacts,
+    outcome::{SideDone, StepError},
+};
+use crate::{
+    backends::RetryPolicy,
+    graphql::subscription::{ChangeKind, ContactChange},
+    state::Gateway,
+    store::{
+        EntityKind, IdempotencyKey, Link, OperationRecord, OperationStatus, Outcome, Recorded,
+        StoreError,
+    },
+};
+
+/// Why a mutation was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("this idempotency key was used before with a different request")]
+    IdempotencyConflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An accepted operation: as it stands when the request returns.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub op: OperationRecord,
+    /// True when an idempotency key matched an earlier request and nothing was written again.
+    pub replayed: bool,
+}
+
+/// How long a request keeps retrying before it returns `PENDING` and leaves the rest to the worker.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(4);
+
+/// The hash an idempotency key is held to: the mutation and its exact input.
+pub fn request_hash(kind: &str, entity: Option<Uuid>, input: &serde_json::Value) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(kind.as_bytes());
+    hasher.update(entity.map(|e| e.to_string()).unwrap_or_default().as_bytes());
+    hasher.update(input.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Records the operation (or finds the one an idempotency key names), then executes it.
+pub async fn submit(
+    gateway: &Gateway,
+    entity: Uuid,
+    action: Action,
+    key: Option<(String, String)>,
+) -> Result<Submitted, SubmitError> {
+    let input = serde_json::to_value(&action).unwrap_or_default();
+    let mut op = OperationRecord::new(action.kind(), Some(entity), input);
+    // The request executes it right away; a worker that finds it later knows an attempt began.
+    op.attempts = 1;
+    let key = key.map(|(subject, key)| IdempotencyKey {
+        request_hash: request_hash(action.kind(), None, &op.input),
+        subject,
+        key,
+    });
+    match gateway.store.record_operation(&op, key.as_ref()).await? {
+        Recorded::New => {}
+        Recorded::Conflict => return Err(SubmitError::IdempotencyConflict),
+        Recorded::Replay(id) => {
+            let op = gateway.store.operation(id).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!("idempotency key names a missing operation {id}"))
+            })?;
+            return Ok(Submitted { op, replayed: true });
+        }
+    }
+    let op = execute(gateway, op, Instant::now() + REQUEST_DEADLINE, false).await?;
+    Ok(Submitted {
+        op,
+        replayed: false,
+    })
+}
+
+/// The link an operation works on: the stored one, or a fresh one for a create.
+async fn link_of(
+    gateway: &Gateway,
+    op: &OperationRecord,
+    action: &Action,
+) -> Result<Option<Link>, StoreError> {
+    let Some(entity) = op.entity_id else {
+        return Ok(None);
+    };
+    let kind = entity_kind(action);
+    let found = gateway.store.links_by_ids(kind, &[entity]).await?;
+    Ok(found.into_iter().next().or_else(|| {
+        action.is_create().then(|| {
+            let mut link = Link::new(kind);
+            link.id = entity;
+            link
+        })
+    }))
+}
+
+fn entity_kind(_action: &Action) -> EntityKind {
+    EntityKind::Contact
+}
+
+/// Executes the sides still pending until both are settled or `deadline` passes, then saves the
+/// outcome. `recovering` says an earlier attempt may have landed: creates look for their marker
+/// before repeating.
+pub async fn execute(
+    gateway: &Gateway,
+    mut op: OperationRecord,
+    deadline: Instant,
+    recovering: bool,
+) -> Result<OperationRecord, StoreError> {
+    let action: Action = serde_json::from_value(op.input.clone())
+        .map_err(|e| StoreError::Corrupt(format!("operation {} input: {e}", op.id)))?;
+    let Some(mut link) = link_of(gateway, &op, &action).await? else {
+        op.status = OperationStatus::Failed;
+        op.next_attempt_at = None;
+        for side in [&mut op.ghl, &mut op.baserow] {
+            if side.outcome == Outcome::Pending {
+                side.outcome = Outcome::Failed;
+                side.error = Some("the record no longer exists".into());
+            }
+        }
+        gateway.store.save_operation(&op, None).await?;
+        return Ok(op);
+    };
+    let retry = RetryPolicy {
+        attempts: u32::MAX,
+        base_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(800),
+    };
+    let mut round = 0;
+    loop {
+        let recovering = recovering || round > 0;
+        let ghl_pending = op.ghl.outcome == Outcome::Pending;
+        let baserow_pending = op.baserow.outcome == Outcome::Pending;
+        let (ghl, baserow) = tokio::join!(
+            async {
+                if ghl_pending {
+                    Some(contacts::ghl_step(gateway, &action, &link, &op, recovering).await)
+                } else {
+                    None
+                }
+            },
+            async {
+                if baserow_pending {
+                    Some(contacts::baserow_step(gateway, &action, &link, &op, recovering).await)
+                } else {
+                    None
+                }
+            },
+        );
+        if let Some(result) = ghl {
+            apply(&mut op.ghl, result, |done| {
+                if let Some(id) = done.ghl_id {
+                    link.ghl_id = Some(id);
+                }
+            });
+        }
+        if let Some(result) = baserow {
+            apply(&mut op.baserow, result, |done| {
+                if let Some(id) = done.baserow_row_id {
+                    link.baserow_row_id = Some(id);
+                }
+            });
+        }
+        let pending = op.ghl.outcome == Outcome::Pending || op.baserow.outcome == Outcome::Pending;
+        if !pending {
+            break;
+        }
+        let wait = retry.delay(round);
+        if Instant::now() + wait >= deadline {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        round += 1;
+    }
+    settle(gateway, &mut op, &action, &mut link).await;
+    let keep_link = link.ghl_id.is_some() || link.baserow_row_id.is_some();
+    let deleted =
+        matches!(action, Action::DeleteContact) && op.status == OperationStatus::Succeeded;
+    gateway
+        .store
+        .save_operation(&op, (keep_link && !deleted).then_some(&link))
+        .await?;
+    if deleted || op.status == OperationStatus::Compensated {
+        gateway.store.remove_links(&[link.id]).await?;
+    }
+    publish(gateway, &action, &op, &link);
+    Ok(op)
+}
+
+fn apply(
+    side: &mut crate::store::SideRecord,
+    result: Result<SideDone, StepError>,
+    on_done: impl FnOnce(SideDone),
+) {
+    match result {
+        Ok(done) => {
+            side.outcome = if done.skipped {
+                Outcome::Skipped
+            } else {
+                Outcome::Succeeded
+            };
+            side.error = done.note.clone();
+            on_done(done);
+        }
+        Err(StepError::Transient(message)) => {
+            side.outcome = Outcome::Pending;
+            side.error = Some(message);
+        }
+        Err(StepError::Permanent(message)) => {
+            side.outcome = Outcome::Failed;
+            side.error = Some(message);
+        }
+    }
+}
+
+/// Decides the operation's status from its sides; compensates a half-made create.
+async fn settle(gateway: &Gateway, op: &mut OperationRecord, action: &Action, link: &mut Link) {
+    use Outcome::*;
+    let (g, b) = (op.ghl.outcome, op.baserow.outcome);
+    if g == Pending || b == Pending {
+        op.status = OperationStatus::Pending;
+        op.next_attempt_at = Some(Utc::now() + next_delay(op.attempts));
+        return;
+    }
+    op.next_attempt_at = None;
+    op.status = match (g, b) {
+        (Failed, Failed) => OperationStatus::Failed,
+        (Failed, Succeeded) | (Succeeded, Failed) if action.is_create() => {
+            match contacts::compensate(gateway, link, g == Failed).await {
+                Ok(()) => {
+                    let reason = "removed again: the other system refused the create";
+                    if g == Failed {
+                        link.baserow_row_id = None;
+                        op.baserow.error = Some(reason.into());
+                    } else {
+                        link.ghl_id = None;
+                        op.ghl.error = Some(reason.into());
+                    }
+                    OperationStatus::Compensated
+                }
+                Err(e) => {
+                    tracing::warn!(operation = %op.id, error = %e, "compensation failed; will retry");
+                    op.next_attempt_at = Some(Utc::now() + next_delay(op.attempts));
+                    OperationStatus::Pending
+                }
+            }
+        }
+        (Failed, _) | (_, Failed) => OperationStatus::Failed,
+        _ => OperationStatus::Succeeded,
+    };
+}
+
+/// When the worker tries again: at least 3 s (GHL's search index lags writes by seconds, and a
+/// resumed create searches it for its marker), doubling per attempt up to 5 minutes.
+pub fn next_delay(attempts: u32) -> chrono::Duration {
+    let seconds = 3u64.saturating_mul(1 << attempts.min(7)).min(300);
+    chrono::Duration::seconds(seconds as i64)
+}
+
+fn publish(gateway: &Gateway, action: &Action, op: &OperationRecord, link: &Link) {
+    let kind = match (action, op.status) {
+        (_, OperationStatus::Failed | OperationStatus::Compensated) => return,
+        (Action::CreateContact { .. }, _) => ChangeKind::Created,
+        (Action::DeleteContact, _) => ChangeKind::Deleted,
+        _ => ChangeKind::Updated,
+    };
+    // Having no subscriber is not an error.
+    let _ = gateway
+        .contact_changes
+        .send(ContactChange { id: link.id, kind });
+}
+
+/// Resumes every operation that is due: after a restart, after a crash, or after a request that
+/// returned `PENDING`. Returns how many it executed.
+pub async fn run_due(gateway: &Gateway, limit: u32) -> Result<usize, StoreError> {
+    let due = gateway
+        .store
+        .claim_due_operations(Duration::from_secs(120), limit)
+        .await?;
+    let count = due.len();
+    for mut op in due {
+        op.attempts += 1;
+        let id = op.id;
+        if let Err(e) = execute(gateway, op, Instant::now() + Duration::from_secs(30), true).await {
+            tracing::error!(operation = %id, error = %e, "resuming an operation failed");
+        }
+    }
+    Ok(count)
+}
+
+/// Executes an operation now, within a request's deadline (for `retryOperation`).
+pub async fn execute_now(
+    gateway: &Gateway,
+    op: OperationRecord,
+) -> Result<OperationRecord, StoreError> {
+    execute(gateway, op, Instant::now() + REQUEST_DEADLINE, true).await
+}
