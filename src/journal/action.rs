@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::store::EntityKind;
+
 /// The mapped fields of a contact, validated.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,5 +71,22 @@ impl Action {
     /// A create makes a new record on each side; undoing one side means deleting it.
     pub fn is_create(&self) -> bool {
         matches!(self, Action::CreateContact { .. })
+    }
+
+    /// A delete removes the entity's link once both sides are gone.
+    pub fn is_delete(&self) -> bool {
+        matches!(self, Action::DeleteContact)
+    }
+
+    /// The kind of entity the action writes.
+    pub fn entity_kind(&self) -> EntityKind {
+        match self {
+            Action::CreateContact { .. }
+            | Action::UpdateContact { .. }
+            | Action::DeleteContact
+            | Action::AddContactTags { .. }
+            | Action::RemoveContactTags { .. }
+            | Action::SetContactBusiness { .. } => EntityKind::Contact,
+        }
     }
 }

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::{
     action::Action,
-    contacts,
     outcome::{SideDone, StepError},
+    steps,
 };
 use crate::{
     backends::RetryPolicy,
@@ -94,7 +94,7 @@ async fn link_of(
     let Some(entity) = op.entity_id else {
         return Ok(None);
     };
-    let kind = entity_kind(action);
+    let kind = action.entity_kind();
     let found = gateway.store.links_by_ids(kind, &[entity]).await?;
     Ok(found.into_iter().next().or_else(|| {
         action.is_create().then(|| {
@@ -103,10 +103,6 @@ async fn link_of(
             link
         })
     }))
-}
-
-fn entity_kind(_action: &Action) -> EntityKind {
-    EntityKind::Contact
 }
 
 /// Executes the sides still pending until both are settled or `deadline` passes, then saves the
@@ -145,14 +141,14 @@ pub async fn execute(
         let (ghl, baserow) = tokio::join!(
             async {
                 if ghl_pending {
-                    Some(contacts::ghl_step(gateway, &action, &link, &op, recovering).await)
+                    Some(steps::ghl(gateway, &action, &link, &op, recovering).await)
                 } else {
                     None
                 }
             },
             async {
                 if baserow_pending {
-                    Some(contacts::baserow_step(gateway, &action, &link, &op, recovering).await)
+                    Some(steps::baserow(gateway, &action, &link, &op, recovering).await)
                 } else {
                     None
                 }
@@ -237,7 +233,7 @@ async fn settle(gateway: &Gateway, op: &mut OperationRecord, action: &Action, li
     op.status = match (g, b) {
         (Failed, Failed) => OperationStatus::Failed,
         (Failed, Succeeded) | (Succeeded, Failed) if action.is_create() => {
-            match contacts::compensate(gateway, link, g == Failed).await {
+            match steps::compensate(gateway, action, link, g == Failed).await {
                 Ok(()) => {
                     let reason = "removed again: the other system refused the create";
                     if g == Failed {
@@ -269,11 +265,19 @@ pub fn next_delay(attempts: u32) -> chrono::Duration {
 }
 
 fn publish(gateway: &Gateway, action: &Action, op: &OperationRecord, link: &Link) {
-    let kind = match (action, op.status) {
-        (_, OperationStatus::Failed | OperationStatus::Compensated) => return,
-        (Action::CreateContact { .. }, _) => ChangeKind::Created,
-        (Action::DeleteContact, _) => ChangeKind::Deleted,
-        _ => ChangeKind::Updated,
+    if matches!(
+        op.status,
+        OperationStatus::Failed | OperationStatus::Compensated
+    ) || action.entity_kind() != EntityKind::Contact
+    {
+        return;
+    }
+    let kind = if action.is_create() {
+        ChangeKind::Created
+    } else if action.is_delete() {
+        ChangeKind::Deleted
+    } else {
+        ChangeKind::Updated
     };
     // Having no subscriber is not an error.
     let _ = gateway

@@ -6,6 +6,7 @@ mod action;
 mod contacts;
 mod executor;
 mod outcome;
+mod steps;
 pub mod worker;
 
 pub use action::{Action, ContactFields, ContactPatch};
