@@ -102,6 +102,16 @@ pub fn authority(secret: &SecretString) -> TokenAuthority {
 /// Starts both simulators, provisions Baserow through its admin API, seeds both systems, and
 /// builds a gateway over them. The store starts empty each run: the simulators keep nothing.
 pub async fn start(data_dir: &Path, seed_data: bool) -> anyhow::Result<Demo> {
+    start_with(data_dir, seed_data, |_| {}).await
+}
+
+/// [`start`], with a chance to adjust the gateway's configuration first (tests use it to try
+/// other settings against the same simulators).
+pub async fn start_with(
+    data_dir: &Path,
+    seed_data: bool,
+    adjust: impl FnOnce(&mut Config),
+) -> anyhow::Result<Demo> {
     let secret = load_or_create_secret(data_dir)?;
     let db_path = data_dir.join("gateway.db");
     for suffix in ["", "-wal", "-shm"] {
@@ -135,7 +145,8 @@ pub async fn start(data_dir: &Path, seed_data: bool) -> anyhow::Result<Demo> {
     .context("provisioning the simulated Baserow")?;
 
     let ghl_token = full_scope_token(&ghl)?;
-    let config = demo_config(&secret, &db_path, &ghl, &ghl_token, &baserow, &provisioned)?;
+    let mut config = demo_config(&secret, &db_path, &ghl, &ghl_token, &baserow, &provisioned)?;
+    adjust(&mut config);
     let gateway = Gateway::build(config).await?;
     if seed_data {
         seed::seed(&gateway, &ghl)

@@ -18,9 +18,16 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with adjusted configuration.
+pub async fn spawn_app_with(
+    adjust: impl FnOnce(&mut ghl_baserow_gateway::config::Config),
+) -> TestApp {
     ghl_baserow_gateway::telemetry::init();
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let running = demo::start(data_dir.path(), true)
+    let running = demo::start_with(data_dir.path(), true, adjust)
         .await
         .expect("demo starts");
     let listener = app::bind(SocketAddr::from(([127, 0, 0, 1], 0)))

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod contacts;
 mod helpers;
+mod mutations;
 mod reads;
 mod schema;
 mod subscriptions;
