@@ -9,16 +9,18 @@ use axum::{
     extract::{
         FromRequestParts, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection,
     },
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 use serde_json::json;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     graphql::{self, GatewaySchema, mutation::IdempotencyHeader},
     state::Gateway,
+    sync::{signature::GhlVerifier, webhooks},
 };
 
 /// What the router's handlers share.
@@ -28,6 +30,8 @@ pub struct AppState {
     pub schema: GatewaySchema,
     /// A token the playground pre-fills (demo only).
     pub playground_token: Option<String>,
+    /// Verifies GHL webhook signatures; `None` when no public key is configured.
+    pub ghl_verifier: Option<GhlVerifier>,
 }
 
 /// Where the built playground lives (`npm --prefix playground run build`).
@@ -38,19 +42,83 @@ pub fn playground_dir() -> PathBuf {
 }
 
 pub fn router(gateway: Arc<Gateway>, playground_token: Option<String>) -> Router {
+    let cors_origins = gateway.config.server.cors_allowed_origins.clone();
+    // The key was checked when the configuration was loaded.
+    let ghl_verifier = gateway
+        .config
+        .sync
+        .ghl_webhook_public_key
+        .as_deref()
+        .and_then(|key| GhlVerifier::new(key).ok());
     let state = AppState {
         schema: graphql::build(Some(gateway.clone())),
         gateway,
         playground_token,
+        ghl_verifier,
     };
-    Router::new()
+    let router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_handler))
         .route("/playground", get(playground))
         .route("/playground/", get(playground))
         .route("/playground/config.json", get(playground_config))
         .route("/playground/{file}", get(playground_asset))
+        .route("/webhooks/ghl", axum::routing::post(webhooks::ghl))
+        .route("/webhooks/baserow", axum::routing::post(webhooks::baserow))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .with_state(state)
+        .with_state(state);
+    match cors_layer(&cors_origins) {
+        Some(cors) => router.layer(cors).layer(axum::middleware::map_response(
+            cors_only_for_allowed_origins,
+        )),
+        None => router,
+    }
+}
+
+/// tower-http answers a preflight from an unlisted origin with the allowed methods and headers
+/// (only `Access-Control-Allow-Origin` is left out); drop them too, so such an origin learns
+/// nothing and gets no CORS headers at all.
+async fn cors_only_for_allowed_origins(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        for name in [
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            header::ACCESS_CONTROL_MAX_AGE,
+        ] {
+            headers.remove(name);
+        }
+    }
+    response
+}
+
+/// CORS for the browser apps of `[server] cors_allowed_origins`; `None` (no CORS headers, so
+/// browsers refuse cross-origin calls) when the list is empty.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| match HeaderValue::from_str(origin) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                tracing::warn!(%origin, "server.cors_allowed_origins: not a header value, ignored");
+                None
+            }
+        })
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+            ]),
+    )
 }
 
 /// Every GraphQL request needs a valid client token: without one the answer is HTTP 401, before

@@ -34,6 +34,45 @@ pub struct Config {
     pub writes: WriteMode,
     #[serde(default)]
     pub journal: JournalConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+}
+
+/// What happens to a record deleted directly in one system.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletePolicy {
+    /// Record the deletion in the audit trail and report it; delete nothing (the safe default).
+    #[default]
+    Report,
+    /// Delete the linked record in the other system too.
+    Mirror,
+}
+
+/// Two-way sync: webhook verification, polling, deletes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// The GHL app's Ed25519 public key for `x-ghl-signature` (base64 of the 32 raw bytes, or
+    /// a PEM `PUBLIC KEY`). Without it, GHL webhooks are refused.
+    #[serde(default)]
+    pub ghl_webhook_public_key: Option<String>,
+    /// The secret Baserow sends in the `X-Gateway-Webhook-Secret` header (set by `baserow init`).
+    /// Without it, Baserow webhooks are refused.
+    #[serde(default)]
+    pub baserow_webhook_secret: Option<SecretString>,
+    /// Webhooks older than this are refused as replays.
+    #[serde(default = "default_max_webhook_age_secs")]
+    pub max_webhook_age_secs: u64,
+    #[serde(default)]
+    pub delete_policy: DeletePolicy,
+    /// How often the sync processor looks for events to apply.
+    #[serde(default = "default_worker_interval_ms")]
+    pub processor_interval_ms: u64,
+}
+
+fn default_max_webhook_age_secs() -> u64 {
+    300
 }
 
 /// The write switch, for teams that start read-only to validate their mappings.
@@ -106,12 +145,17 @@ pub struct ServerConfig {
     /// Address the HTTP server binds to.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Browser origins (`https://app.example.com`) allowed to call the gateway cross-origin;
+    /// empty means no CORS headers at all, so browsers keep pages of other origins out.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -363,11 +407,32 @@ impl Config {
                 MERGEABLE_FIELDS.join(", ")
             )));
         }
+        if let Some(origin) = self
+            .server
+            .cors_allowed_origins
+            .iter()
+            .find(|o| !is_exact_origin(o))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.cors_allowed_origins: {origin:?} is not an origin like https://app.example.com \
+                 (scheme, host and optional port; no path, no wildcard)"
+            )));
+        }
+        if let Some(key) = &self.sync.ghl_webhook_public_key {
+            crate::sync::signature::GhlVerifier::new(key).map_err(ConfigError::Invalid)?;
+        }
         if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres")) {
             return invalid("store.url must start with sqlite:// or postgres://");
         }
         Ok(())
     }
+}
+
+/// `scheme://host[:port]` exactly as a browser sends it in `Origin` (no path, no trailing slash).
+fn is_exact_origin(value: &str) -> bool {
+    Url::parse(value).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.origin().ascii_serialization() == value
+    })
 }
 
 /// Figment's messages name the key (`missing field `token` for key "ghl"`); every error is kept, but
@@ -462,6 +527,33 @@ mod tests {
         let bad = format!("{VALID}\n[merge]\nfields = {{ mail = \"ghl\" }}\n");
         let err = Config::from_toml(&bad).unwrap_err().to_string();
         assert!(err.contains("merge.fields.mail"), "{err}");
+    }
+
+    #[test]
+    fn cors_origins_default_to_none_and_must_be_exact_origins() {
+        assert!(
+            Config::from_toml(VALID)
+                .unwrap()
+                .server
+                .cors_allowed_origins
+                .is_empty()
+        );
+        let good = format!(
+            "[server]\ncors_allowed_origins = [\"https://app.example.com\", \"http://localhost:5173\"]\n{VALID}"
+        );
+        assert_eq!(
+            Config::from_toml(&good)
+                .unwrap()
+                .server
+                .cors_allowed_origins
+                .len(),
+            2
+        );
+        for bad in ["*", "https://app.example.com/", "app.example.com"] {
+            let text = format!("[server]\ncors_allowed_origins = [{bad:?}]\n{VALID}");
+            let err = Config::from_toml(&text).unwrap_err().to_string();
+            assert!(err.contains("server.cors_allowed_origins"), "{bad}: {err}");
+        }
     }
 
     #[test]

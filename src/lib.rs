@@ -15,4 +15,5 @@ pub mod journal;
 pub mod sim;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

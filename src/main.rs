@@ -31,14 +31,18 @@ struct Cli {
 enum Command {
     /// Run the gateway with a configuration file (environment: GATEWAY_SECTION__KEY overrides).
     Serve {
+        /// The TOML configuration file (see gateway.example.toml); listen address in [server].
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
     /// Run the whole product on embedded simulators with seeded data and an SQLite store.
     Demo {
+        /// Address for the gateway (playground at /playground, GraphQL at /graphql); the
+        /// simulators take free loopback ports of their own.
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
         listen: SocketAddr,
-        /// Where the demo keeps its secret and store.
+        /// Where the demo keeps its JWT secret (kept across runs, for `token --data-dir`) and
+        /// its SQLite store (fresh each run).
         #[arg(long, default_value = "demo-data", value_name = "DIR")]
         data_dir: PathBuf,
     },
@@ -76,8 +80,10 @@ enum BaserowCommand {
         /// Environment variable holding an admin JWT (instead of email and password).
         #[arg(long, value_name = "VAR")]
         jwt_env: Option<String>,
+        /// The workspace to create the database in (found by name, created when missing).
         #[arg(long, value_name = "NAME")]
         workspace: String,
+        /// The database holding the four tables (found by name, created when missing).
         #[arg(long, value_name = "NAME", default_value = "CRM")]
         database: String,
         /// The gateway's public URL; webhooks go to <URL>/webhooks/baserow.
@@ -94,8 +100,10 @@ struct TokenArgs {
     /// Scopes to grant: contacts.readonly, contacts.write, businesses.readonly, businesses.write.
     #[arg(long = "scope", required = true, num_args = 1.., value_parser = parse_scope)]
     scopes: Vec<Scope>,
+    /// Mint for the gateway run with this configuration file (its [auth] secret).
     #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
     config: Option<PathBuf>,
+    /// Mint for the demo run with this data directory (its jwt-secret file).
     #[arg(long, value_name = "DIR", required_unless_present = "config")]
     data_dir: Option<PathBuf>,
     /// Who the token is for (the `sub` claim).
@@ -110,8 +118,10 @@ struct TokenArgs {
 enum SimCommand {
     /// The GHL API v2 simulator.
     Ghl {
+        /// Address to serve the simulated API on (port 0 picks a free one).
         #[arg(long, value_name = "ADDR")]
         listen: SocketAddr,
+        /// The location (sub-account) id it simulates; generated when left out.
         #[arg(long, value_name = "ID")]
         location_id: Option<String>,
         /// TOKEN=SCOPE,SCOPE... (repeatable); without any, a full-scope and a read-only token are made.
@@ -120,10 +130,13 @@ enum SimCommand {
     },
     /// The Baserow REST API simulator.
     Baserow {
+        /// Address to serve the simulated API on (port 0 picks a free one).
         #[arg(long, value_name = "ADDR")]
         listen: SocketAddr,
+        /// The admin account's email (for `baserow init` or the JWT login).
         #[arg(long, value_name = "EMAIL")]
         admin_email: String,
+        /// The admin account's password (a throwaway: the simulator keeps nothing).
         #[arg(long, value_name = "PASSWORD")]
         admin_password: String,
     },
@@ -152,6 +165,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 gateway.clone(),
                 Duration::from_millis(gateway.config.journal.worker_interval_ms),
             );
+            let _sync = ghl_baserow_gateway::sync::processor::spawn(
+                gateway.clone(),
+                Duration::from_millis(gateway.config.sync.processor_interval_ms),
+            );
             tracing::info!(addr = %listener.local_addr()?, "gateway listening");
             app::serve(listener, app::router(gateway, None), shutdown_signal()).await?;
         }
@@ -159,6 +176,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = app::bind(listen).await?;
             let running = demo::start(&data_dir, true).await?;
             let addr = listener.local_addr()?;
+            running
+                .connect_webhooks(&format!("http://{addr}/").parse()?)
+                .await?;
             println!("ghl-baserow-gateway demo");
             println!("  playground: http://{addr}/playground");
             println!("  graphql:    http://{addr}/graphql");

@@ -14,6 +14,7 @@ use crate::{
         subscription::ContactChange,
     },
     store::{self, Store},
+    sync::SyncStats,
 };
 
 /// Shared state: configuration, store, backend clients, loaders and caches.
@@ -29,6 +30,9 @@ pub struct Gateway {
     pub merge: MergePolicy,
     /// Contact changes for subscribers (mutations publish; sync will too).
     pub contact_changes: tokio::sync::broadcast::Sender<ContactChange>,
+    /// Wakes the sync processor when a webhook lands.
+    pub sync_wakeup: tokio::sync::Notify,
+    pub sync_stats: SyncStats,
 }
 
 impl Gateway {
@@ -53,6 +57,8 @@ impl Gateway {
             auth: TokenAuthority::new(&config.auth),
             merge: MergePolicy::new(&config.merge),
             contact_changes: tokio::sync::broadcast::channel(1024).0,
+            sync_wakeup: tokio::sync::Notify::new(),
+            sync_stats: SyncStats::default(),
             config,
             store,
             ghl,

@@ -6,7 +6,7 @@
 //! required), so the envelope keys are asserted here too.
 //!
 //! Needs `npm --prefix tests/contract ci` and the spec (env `GHL_SPEC_DIR`, default
-//! `/work/shared/specs/ghl`). Without them it prints `SKIP: <reason>`, or fails with
+//! `../shared/specs/ghl` beside the repository). Without them it prints `SKIP: <reason>`, or fails with
 //! `REQUIRE_ALL=1`.
 
 use std::path::{Path, PathBuf};
@@ -36,7 +36,9 @@ fn prerequisites() -> Result<(PathBuf, PathBuf), String> {
     if !prism.exists() {
         return Err("Prism is not installed: run `npm --prefix tests/contract ci`".into());
     }
-    let spec = std::env::var("GHL_SPEC_DIR").unwrap_or_else(|_| "/work/shared/specs/ghl".into());
+    // The specs sit beside the repository (`../shared/specs/ghl`), in CI as here.
+    let spec = std::env::var("GHL_SPEC_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/specs/ghl").into());
     let spec = PathBuf::from(spec);
     if !spec.join("apps/contacts.json").exists() {
         return Err(format!(

@@ -36,6 +36,43 @@ pub struct Demo {
     pub token: String,
     /// The journal worker (finishes pending operations).
     pub worker: tokio::task::JoinHandle<()>,
+    /// The sync processor (applies webhook and poll events).
+    pub sync: tokio::task::JoinHandle<()>,
+    /// The simulated Baserow's admin login, to register webhooks once the gateway listens.
+    admin: (String, SecretString),
+    webhook_secret: SecretString,
+}
+
+impl Demo {
+    /// Points both simulators' webhooks at the gateway listening at `public_url`: GHL's by its
+    /// webhook list, Baserow's through its admin API with the secret header, as `baserow init`
+    /// does.
+    pub async fn connect_webhooks(&self, public_url: &url::Url) -> anyhow::Result<()> {
+        use crate::backends::baserow::{
+            admin::AdminCredentials,
+            provision::{ProvisionPlan, provision_with},
+            webhooks::WebhookPlan,
+        };
+        self.ghl
+            .add_webhook_url(public_url.join("webhooks/ghl")?.to_string());
+        provision_with(&ProvisionPlan {
+            base_url: self.baserow.base_url().parse()?,
+            credentials: AdminCredentials::Password {
+                email: self.admin.0.clone(),
+                password: self.admin.1.clone(),
+            },
+            workspace: "Demo".into(),
+            database: "CRM".into(),
+            existing_token: Some(self.gateway.config.baserow.token.clone()),
+            webhooks: Some(WebhookPlan::for_public_url(
+                public_url,
+                Some(self.webhook_secret.clone()),
+            )?),
+        })
+        .await
+        .context("registering the simulated Baserow's webhooks")?;
+        Ok(())
+    }
 }
 
 /// Reads the data directory's secret, creating it (readable by the owner only) on first use.
@@ -134,6 +171,8 @@ pub async fn start_with(
     )
     .await?;
 
+    let admin_email_for_webhooks = admin_email.clone();
+    let admin_password_for_webhooks = admin_password.clone();
     let provisioned = provision(&ProvisionRequest {
         base_url: baserow.base_url().parse()?,
         email: admin_email,
@@ -146,6 +185,9 @@ pub async fn start_with(
 
     let ghl_token = full_scope_token(&ghl)?;
     let mut config = demo_config(&secret, &db_path, &ghl, &ghl_token, &baserow, &provisioned)?;
+    let webhook_secret = crate::backends::baserow::webhooks::generate_secret();
+    config.sync.ghl_webhook_public_key = Some(ghl.webhook_public_key_base64());
+    config.sync.baserow_webhook_secret = Some(webhook_secret.clone());
     adjust(&mut config);
     let gateway = Gateway::build(config).await?;
     if seed_data {
@@ -157,6 +199,10 @@ pub async fn start_with(
         gateway.clone(),
         Duration::from_millis(gateway.config.journal.worker_interval_ms),
     );
+    let sync = crate::sync::processor::spawn(
+        gateway.clone(),
+        Duration::from_millis(gateway.config.sync.processor_interval_ms),
+    );
     let token =
         authority(&secret).mint("demo", &Scope::ALL, Duration::from_secs(30 * 24 * 3600))?;
     Ok(Demo {
@@ -165,6 +211,12 @@ pub async fn start_with(
         baserow,
         token,
         worker,
+        sync,
+        admin: (
+            admin_email_for_webhooks,
+            SecretString::from(admin_password_for_webhooks),
+        ),
+        webhook_secret,
     })
 }
 

@@ -121,7 +121,7 @@ impl ContactField {
 
     /// The form two values are compared in: systems normalise differently (GHL lowercases
     /// emails and writes phones as E.164), which is not a disagreement.
-    fn comparable(self, value: &str) -> String {
+    pub fn comparable(self, value: &str) -> String {
         match self {
             ContactField::Email => value.trim().to_lowercase(),
             ContactField::Phone => value.chars().filter(char::is_ascii_digit).collect(),

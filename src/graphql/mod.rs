@@ -1,5 +1,9 @@
 //! The GraphQL schema: queries, mutations, their guards and limits.
 
+pub mod audit;
+pub mod business;
+mod business_mutation;
+mod child_mutation;
 mod children;
 pub mod contact;
 mod errors;
@@ -19,11 +23,18 @@ use crate::state::Gateway;
 pub struct Query(
     contact::ContactQuery,
     children::ChildQuery,
+    business::BusinessQuery,
     operation::OperationQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::ContactMutation, operation::OperationMutation);
+pub struct Mutation(
+    mutation::ContactMutation,
+    child_mutation::ChildMutation,
+    business_mutation::BusinessMutation,
+    operation::OperationMutation,
+);
 
 pub type GatewaySchema = Schema<Query, Mutation, subscription::Subscription>;
 

@@ -50,6 +50,42 @@ pub struct UpdateContactInput {
     pub company_name: Option<String>,
 }
 
+/// One request a dry run would have sent.
+#[derive(SimpleObject)]
+pub struct PlannedRequest {
+    pub method: String,
+    /// Path and query relative to the system's base URL.
+    pub path: String,
+    /// The JSON body, if any.
+    pub body: Option<async_graphql::Json<serde_json::Value>>,
+}
+
+/// `writes = "dry-run"`: what each system would have been sent (nothing was).
+#[derive(SimpleObject)]
+pub struct DryRun {
+    pub ghl: Vec<PlannedRequest>,
+    pub baserow: Vec<PlannedRequest>,
+}
+
+impl From<journal::plan::Plan> for DryRun {
+    fn from(plan: journal::plan::Plan) -> Self {
+        let convert = |requests: Vec<journal::plan::PlannedRequest>| {
+            requests
+                .into_iter()
+                .map(|r| PlannedRequest {
+                    method: r.method.to_string(),
+                    path: r.path,
+                    body: r.body.map(async_graphql::Json),
+                })
+                .collect()
+        };
+        DryRun {
+            ghl: convert(plan.ghl),
+            baserow: convert(plan.baserow),
+        }
+    }
+}
+
 /// The result of a contact mutation.
 #[derive(SimpleObject)]
 pub struct ContactPayload {
@@ -59,6 +95,34 @@ pub struct ContactPayload {
     pub operation: Option<Operation>,
     /// True when an idempotency key matched an earlier request: nothing was written again.
     pub replayed: bool,
+    /// In dry-run mode, the requests each system would have been sent.
+    pub dry_run: Option<DryRun>,
+}
+
+/// Validated input in dry-run mode: describe the requests, send nothing.
+async fn dry_run(gateway: &Gateway, entity: Uuid, action: &Action) -> Result<ContactPayload> {
+    let kind = action.entity_kind();
+    let link = gateway
+        .store
+        .links_by_ids(kind, &[entity])
+        .await
+        .map_err(|e| errors::store(&e))?
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            let mut link = crate::store::Link::new(kind);
+            link.id = entity;
+            link
+        });
+    let plan = journal::plan::plan(gateway, action, &link)
+        .await
+        .map_err(|e| errors::coded("DRY_RUN_UNAVAILABLE", e))?;
+    Ok(ContactPayload {
+        contact: None,
+        operation: None,
+        replayed: false,
+        dry_run: Some(plan.into()),
+    })
 }
 
 #[derive(Default)]
@@ -211,12 +275,7 @@ async fn run(
                 "writes are switched off in this gateway's configuration (writes = \"off\")",
             ));
         }
-        WriteMode::DryRun => {
-            return Err(errors::coded(
-                "WRITES_DISABLED",
-                "this gateway runs in dry-run mode (writes = \"dry-run\"): the input is valid and nothing was sent",
-            ));
-        }
+        WriteMode::DryRun => return dry_run(gateway, entity, &action).await,
     }
     let subject = ctx
         .data_opt::<Principal>()
@@ -261,6 +320,7 @@ async fn run(
         contact,
         operation: Some(Operation(submitted.op)),
         replayed: submitted.replayed,
+        dry_run: None,
     })
 }
 
@@ -374,6 +434,83 @@ pub fn is_phone(s: &str) -> bool {
         .enumerate()
         .all(|(i, c)| c.is_ascii_digit() || " -.()".contains(c) || (c == '+' && i == 0));
     allowed && (7..=15).contains(&digits)
+}
+
+/// What became of a validated mutation under the write switch.
+pub enum Submission {
+    /// Journaled and executed (or replayed through its idempotency key).
+    Done(journal::Submitted),
+    /// `writes = "dry-run"`: the requests each system would have been sent.
+    DryRun(DryRun),
+}
+
+/// Obeys the write switch as `run` does, then journals and executes: shared by the task, note
+/// and business mutations, which read their own entity back.
+pub async fn submit_action(
+    ctx: &Context<'_>,
+    entity: Uuid,
+    action: Action,
+    idempotency_key: Option<String>,
+) -> Result<Submission> {
+    let gateway = ctx.data::<Arc<Gateway>>()?;
+    match gateway.config.writes {
+        WriteMode::On => {}
+        WriteMode::Off => {
+            return Err(errors::coded(
+                "WRITES_DISABLED",
+                "writes are switched off in this gateway's configuration (writes = \"off\")",
+            ));
+        }
+        WriteMode::DryRun => {
+            let kind = action.entity_kind();
+            let found = gateway.store.links_by_ids(kind, &[entity]).await;
+            let link = found.map_err(|e| errors::store(&e))?.into_iter().next();
+            let link = link.unwrap_or_else(|| {
+                let mut link = crate::store::Link::new(kind);
+                link.id = entity;
+                link.parent_id = action.parent();
+                link
+            });
+            let plan = journal::plan::plan(gateway, &action, &link)
+                .await
+                .map_err(|e| errors::coded("DRY_RUN_UNAVAILABLE", e))?;
+            return Ok(Submission::DryRun(plan.into()));
+        }
+    }
+    let subject = ctx
+        .data_opt::<Principal>()
+        .map(|p| p.subject.clone())
+        .unwrap_or_default();
+    let key = idempotency_key
+        .or_else(|| ctx.data_opt::<IdempotencyHeader>().map(|h| h.0.clone()))
+        .filter(|k| !k.trim().is_empty());
+    if key.as_ref().is_some_and(|k| k.len() > 255) {
+        return Err(errors::bad_input(
+            "idempotencyKey",
+            "at most 255 characters",
+        ));
+    }
+    let submitted = journal::submit(gateway, entity, action, key.map(|k| (subject, k)))
+        .await
+        .map_err(|e| match e {
+            SubmitError::IdempotencyConflict => errors::coded(
+                "IDEMPOTENCY_KEY_REUSED",
+                "this idempotency key was used before with a different mutation or input",
+            ),
+            SubmitError::Store(e) => errors::store(&e),
+        })?;
+    Ok(Submission::Done(submitted))
+}
+
+/// The link of an entity that exists, or a `NOT_FOUND` error.
+pub async fn existing(gateway: &Gateway, kind: EntityKind, id: &ID) -> Result<crate::store::Link> {
+    let entity = ids::decode(kind, id)?;
+    let found = gateway.store.links_by_ids(kind, &[entity]).await;
+    found
+        .map_err(|e| errors::store(&e))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| errors::coded("NOT_FOUND", format!("no {kind} with id {}", id.as_str())))
 }
 
 #[cfg(test)]

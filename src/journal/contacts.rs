@@ -5,20 +5,18 @@
 //! (found by searching its email or phone, which a create requires); a Baserow row carries the
 //! gateway id in its `gateway_id` field.
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::{
     action::{Action, ContactFields, ContactPatch},
     outcome::{SideDone, StepError},
+    requests,
 };
 use crate::{
     backends::{
         baserow::{ContactRow, Table, filters::condition, schema},
-        ghl::{
-            self, ContactUpdate, FilterOperator, GhlError, NewContact, SearchFilter, SearchQuery,
-        },
+        ghl::{self, FilterOperator, GhlError, SearchFilter, SearchQuery},
     },
-    domain::merge,
     graphql::loaders::{
         BaserowContactKey, BaserowNotesKey, BaserowTasksKey, GhlContactKey, GhlNotesKey,
         GhlTasksKey,
@@ -26,17 +24,6 @@ use crate::{
     state::Gateway,
     store::{EntityKind, Link, OperationRecord},
 };
-
-/// The `source` a GHL contact created for gateway entity `id` carries.
-pub fn ghl_marker(link: &Link) -> String {
-    format!("ghl-baserow-gateway {}", link.id)
-}
-
-fn display_name(c: &ContactFields) -> Option<String> {
-    c.name
-        .clone()
-        .or_else(|| merge::full_name(None, c.first_name.as_deref(), c.last_name.as_deref()))
-}
 
 pub async fn ghl_step(
     gateway: &Gateway,
@@ -53,10 +40,10 @@ pub async fn ghl_step(
     };
     let ghl = &gateway.ghl;
     match action {
-        // Handled above.
+        // Creates are handled above; other entities' actions are routed elsewhere (steps.rs).
         Action::CreateContact { .. } => {}
         Action::UpdateContact { patch } => {
-            let update = ghl_update(patch);
+            let update = requests::ghl_update(patch);
             let contact = ghl.update_contact(&id, &update).await?;
             prime_ghl(gateway, &contact).await;
         }
@@ -65,10 +52,21 @@ pub async fn ghl_step(
             Err(e) => return Err(e.into()),
         },
         Action::AddContactTags { tags } => {
-            ghl.add_tags(&id, tags).await?;
+            let now = ghl.add_tags(&id, tags).await?;
+            note_tags_echo(gateway, &id, &now).await;
         }
         Action::RemoveContactTags { tags } => {
-            ghl.remove_tags(&id, tags).await?;
+            let now = ghl.remove_tags(&id, tags).await?;
+            note_tags_echo(gateway, &id, &now).await;
+        }
+        Action::SyncContact { ghl: patch, .. } => {
+            if *patch == ContactPatch::default() {
+                return Ok(SideDone::skipped("already current"));
+            }
+            let contact = ghl
+                .update_contact(&id, &requests::ghl_update(patch))
+                .await?;
+            prime_ghl(gateway, &contact).await;
         }
         Action::SetContactBusiness { business } => {
             let business_ghl = match business {
@@ -79,6 +77,13 @@ pub async fn ghl_step(
             };
             ghl.link_contacts_to_business(std::slice::from_ref(&id), business_ghl.as_deref())
                 .await?;
+        }
+        // Other entities' actions are routed to their own steps (steps.rs).
+        other => {
+            return Err(StepError::Permanent(format!(
+                "{} is not a contact action",
+                other.kind()
+            )));
         }
     }
     gateway
@@ -99,23 +104,12 @@ async fn create_in_ghl(
     if let Some(id) = &link.ghl_id {
         return Ok(created_ghl(id.clone()));
     }
-    let marker = ghl_marker(link);
+    let marker = requests::ghl_marker(link);
     if recovering && let Some(id) = find_marked_ghl_contact(gateway, contact, &marker).await? {
         tracing::info!(operation = %op.id, ghl_id = %id, "an earlier attempt had created the contact");
         return Ok(created_ghl(id));
     }
-    let body = NewContact {
-        location_id: gateway.ghl.location_id().to_string(),
-        first_name: contact.first_name.clone(),
-        last_name: contact.last_name.clone(),
-        name: display_name(contact),
-        email: contact.email.clone(),
-        phone: contact.phone.clone(),
-        company_name: contact.company_name.clone(),
-        tags: contact.tags.clone(),
-        source: Some(marker.clone()),
-        ..NewContact::default()
-    };
+    let body = requests::ghl_new_contact(gateway.ghl.location_id(), contact, link);
     match gateway.ghl.create_contact(&body).await {
         Ok(created) => {
             prime_ghl(gateway, &created).await;
@@ -170,17 +164,6 @@ async fn find_marked_ghl_contact(
     Ok(None)
 }
 
-fn ghl_update(patch: &ContactPatch) -> ContactUpdate {
-    ContactUpdate {
-        first_name: patch.first_name.clone(),
-        last_name: patch.last_name.clone(),
-        name: patch.name.clone(),
-        email: patch.email.clone(),
-        phone: patch.phone.clone(),
-        ..ContactUpdate::default()
-    }
-}
-
 pub async fn baserow_step(
     gateway: &Gateway,
     action: &Action,
@@ -196,11 +179,16 @@ pub async fn baserow_step(
     };
     let baserow = &gateway.baserow;
     match action {
-        // Handled above.
+        // Creates are handled above; other entities' actions are routed elsewhere (steps.rs).
         Action::CreateContact { .. } => {}
         Action::UpdateContact { patch } => {
             let row: ContactRow = baserow
-                .update_row(Table::Contacts, row_id, &baserow_patch(patch), false)
+                .update_row(
+                    Table::Contacts,
+                    row_id,
+                    &requests::baserow_patch(patch),
+                    false,
+                )
                 .await?;
             prime_baserow(gateway, row).await;
         }
@@ -215,30 +203,28 @@ pub async fn baserow_step(
                 .invalidate(&BaserowContactKey(row_id))
                 .await;
         }
-        Action::AddContactTags { tags } | Action::RemoveContactTags { tags } => {
+        Action::AddContactTags { .. } | Action::RemoveContactTags { .. } => {
             let current: ContactRow = baserow.get_row(Table::Contacts, row_id).await?;
-            let mut list: Vec<String> = current
-                .tags
-                .as_deref()
-                .unwrap_or_default()
-                .split(',')
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-                .collect();
-            let adding = matches!(action, Action::AddContactTags { .. });
-            for tag in tags {
-                let present = list.iter().any(|t| t.eq_ignore_ascii_case(tag));
-                if adding && !present {
-                    list.push(tag.clone());
-                } else if !adding {
-                    list.retain(|t| !t.eq_ignore_ascii_case(tag));
-                }
-            }
+            let list = requests::tags_after(current.tags.as_deref(), action);
             let row: ContactRow = baserow
                 .update_row(
                     Table::Contacts,
                     row_id,
                     &json!({"tags": list.join(", ")}),
+                    false,
+                )
+                .await?;
+            prime_baserow(gateway, row).await;
+        }
+        Action::SyncContact { baserow: patch, .. } => {
+            if *patch == ContactPatch::default() {
+                return Ok(SideDone::skipped("already current"));
+            }
+            let row: ContactRow = baserow
+                .update_row(
+                    Table::Contacts,
+                    row_id,
+                    &requests::baserow_patch(patch),
                     false,
                 )
                 .await?;
@@ -255,6 +241,13 @@ pub async fn baserow_step(
                 .update_row(Table::Contacts, row_id, &json!({"business": linked}), false)
                 .await?;
             prime_baserow(gateway, row).await;
+        }
+        // Other entities' actions are routed to their own steps (steps.rs).
+        other => {
+            return Err(StepError::Permanent(format!(
+                "{} is not a contact action",
+                other.kind()
+            )));
         }
     }
     Ok(SideDone::done())
@@ -280,16 +273,7 @@ async fn create_in_baserow(
             return Ok(created_row(row.id));
         }
     }
-    let body = json!({
-        "name": display_name(contact),
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "email": contact.email,
-        "phone": contact.phone,
-        "company_name": contact.company_name,
-        "tags": contact.tags.join(", "),
-        schema::GATEWAY_ID_FIELD: marker,
-    });
+    let body = requests::baserow_new_row(contact, link);
     // The gateway's own write must not come back through Baserow's webhook as sync work.
     let row: ContactRow = gateway
         .baserow
@@ -314,24 +298,6 @@ fn created_row(id: i64) -> SideDone {
         baserow_row_id: Some(id),
         ..SideDone::default()
     }
-}
-
-fn baserow_patch(patch: &ContactPatch) -> Value {
-    let mut body = Map::new();
-    let fields = [
-        ("first_name", &patch.first_name),
-        ("last_name", &patch.last_name),
-        ("name", &patch.name),
-        ("email", &patch.email),
-        ("phone", &patch.phone),
-        ("company_name", &patch.company_name),
-    ];
-    for (name, value) in fields {
-        if let Some(value) = value {
-            body.insert(name.into(), json!(value));
-        }
-    }
-    Value::Object(body)
 }
 
 /// The business's (GHL id, Baserow row id).
@@ -388,7 +354,10 @@ pub async fn forget(gateway: &Gateway, link: &Link) {
     }
 }
 
+/// Notes a GHL write in the echo ledger (so the webhook GHL sends for it is recognised) and
+/// keeps the cache current.
 async fn prime_ghl(gateway: &Gateway, contact: &ghl::Contact) {
+    note_echo(gateway, contact, &contact.tags).await;
     gateway
         .caches
         .ghl_contacts
@@ -414,4 +383,35 @@ async fn prime_baserow(gateway: &Gateway, row: ContactRow) {
         .baserow_contacts
         .insert(BaserowContactKey(row.id), Some(row))
         .await;
+}
+
+async fn note_echo(gateway: &Gateway, contact: &ghl::Contact, tags: &[String]) {
+    let fingerprint = crate::sync::ghl_fingerprint(
+        contact.first_name.as_deref(),
+        contact.last_name.as_deref(),
+        contact.email.as_deref(),
+        contact.phone.as_deref(),
+        tags,
+    );
+    if let Err(e) = gateway
+        .store
+        .record_echo("ghl", &contact.id, &fingerprint)
+        .await
+    {
+        // Without the note the echo is still harmless: it finds both systems in agreement.
+        tracing::warn!(error = %e, "could not note a GHL write in the echo ledger");
+    }
+}
+
+/// A tag change: the rest of the contact as the cache knows it, with the new tags.
+async fn note_tags_echo(gateway: &Gateway, id: &str, tags: &[String]) {
+    let cached = gateway
+        .caches
+        .ghl_contacts
+        .get(&GhlContactKey(id.to_string()))
+        .await
+        .flatten();
+    if let Some(contact) = cached {
+        note_echo(gateway, &contact, tags).await;
+    }
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     action::Action,
+    audit,
     outcome::{SideDone, StepError},
     steps,
 };
@@ -59,8 +60,20 @@ pub async fn submit(
     action: Action,
     key: Option<(String, String)>,
 ) -> Result<Submitted, SubmitError> {
+    submit_as(gateway, entity, action, key, "mutation").await
+}
+
+/// [`submit`] for work started by something else than a mutation: `webhook`, `poll`, `batch`.
+pub async fn submit_as(
+    gateway: &Gateway,
+    entity: Uuid,
+    action: Action,
+    key: Option<(String, String)>,
+    trigger: &str,
+) -> Result<Submitted, SubmitError> {
     let input = serde_json::to_value(&action).unwrap_or_default();
     let mut op = OperationRecord::new(action.kind(), Some(entity), input);
+    op.trigger = trigger.to_string();
     // The request executes it right away; a worker that finds it later knows an attempt began.
     op.attempts = 1;
     let key = key.map(|(subject, key)| IdempotencyKey {
@@ -100,6 +113,7 @@ async fn link_of(
         action.is_create().then(|| {
             let mut link = Link::new(kind);
             link.id = entity;
+            link.parent_id = action.parent();
             link
         })
     }))
@@ -133,6 +147,11 @@ pub async fn execute(
         base_delay: Duration::from_millis(50),
         max_delay: Duration::from_millis(800),
     };
+    let before = audit::snapshot(gateway, &action, &link).await;
+    let was_pending = (
+        op.ghl.outcome == Outcome::Pending,
+        op.baserow.outcome == Outcome::Pending,
+    );
     let mut round = 0;
     loop {
         let recovering = recovering || round > 0;
@@ -180,9 +199,9 @@ pub async fn execute(
         round += 1;
     }
     settle(gateway, &mut op, &action, &mut link).await;
+    audit::record(gateway, &op, &action, was_pending, before).await;
     let keep_link = link.ghl_id.is_some() || link.baserow_row_id.is_some();
-    let deleted =
-        matches!(action, Action::DeleteContact) && op.status == OperationStatus::Succeeded;
+    let deleted = action.is_delete() && op.status == OperationStatus::Succeeded;
     gateway
         .store
         .save_operation(&op, (keep_link && !deleted).then_some(&link))

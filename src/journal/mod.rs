@@ -3,15 +3,25 @@
 //! request cannot finish, the worker finishes; after a crash, it resumes.
 
 mod action;
+mod audit;
+mod businesses;
 mod contacts;
 mod executor;
+mod notes;
 mod outcome;
+mod parent;
+pub mod plan;
+mod requests;
 mod steps;
+mod tasks;
 pub mod worker;
 
-pub use action::{Action, ContactFields, ContactPatch};
+pub use action::{
+    Action, BusinessFields, ContactFields, ContactPatch, NoteFields, NotePatch, TaskFields,
+    TaskPatch,
+};
 pub use executor::{
     REQUEST_DEADLINE, SubmitError, Submitted, execute_now, next_delay, request_hash, run_due,
-    submit,
+    submit, submit_as,
 };
 pub use outcome::{SideDone, StepError};

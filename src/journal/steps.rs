@@ -2,8 +2,9 @@
 
 use super::{
     action::Action,
-    contacts,
+    businesses, contacts, notes,
     outcome::{SideDone, StepError},
+    tasks,
 };
 use crate::{
     state::Gateway,
@@ -20,7 +21,9 @@ pub async fn ghl(
 ) -> Result<SideDone, StepError> {
     match action.entity_kind() {
         EntityKind::Contact => contacts::ghl_step(gateway, action, link, op, recovering).await,
-        other => Err(StepError::Permanent(format!("no GHL step for {other}"))),
+        EntityKind::Task => tasks::ghl_step(gateway, action, link, recovering).await,
+        EntityKind::Note => notes::ghl_step(gateway, action, link, recovering).await,
+        EntityKind::Business => businesses::ghl_step(gateway, action, link, recovering).await,
     }
 }
 
@@ -34,7 +37,9 @@ pub async fn baserow(
 ) -> Result<SideDone, StepError> {
     match action.entity_kind() {
         EntityKind::Contact => contacts::baserow_step(gateway, action, link, op, recovering).await,
-        other => Err(StepError::Permanent(format!("no Baserow step for {other}"))),
+        EntityKind::Task => tasks::baserow_step(gateway, action, link, recovering).await,
+        EntityKind::Note => notes::baserow_step(gateway, action, link, recovering).await,
+        EntityKind::Business => businesses::baserow_step(gateway, action, link, recovering).await,
     }
 }
 
@@ -47,6 +52,8 @@ pub async fn compensate(
 ) -> Result<(), StepError> {
     match action.entity_kind() {
         EntityKind::Contact => contacts::compensate(gateway, link, ghl_failed).await,
-        other => Err(StepError::Permanent(format!("no compensation for {other}"))),
+        EntityKind::Task => tasks::compensate(gateway, link, ghl_failed).await,
+        EntityKind::Note => notes::compensate(gateway, link, ghl_failed).await,
+        EntityKind::Business => businesses::compensate(gateway, link, ghl_failed).await,
     }
 }

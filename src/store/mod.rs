@@ -3,7 +3,9 @@
 //! SQLite is the embedded default; a PostgreSQL implementation joins behind the same trait for
 //! several replicas.
 
+mod postgres;
 mod sqlite;
+mod sqlite_sync;
 
 use std::{fmt, str::FromStr, sync::Arc};
 
@@ -12,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// What kind of entity a link identifies.
@@ -211,6 +214,36 @@ pub enum Recorded {
     Conflict,
 }
 
+/// One change applied to one system, or a conflict noticed, for the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    /// `mutation`, `webhook`, `poll` or `batch`.
+    pub trigger: String,
+    pub operation_id: Option<Uuid>,
+    pub entity_id: Option<Uuid>,
+    pub entity_kind: EntityKind,
+    /// `ghl` or `baserow`.
+    pub system: String,
+    /// `create`, `update`, `delete`, `conflict`, `delete-reported`.
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// A webhook (or poll) event waiting in the inbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxEvent {
+    pub id: Uuid,
+    /// `ghl`, `baserow` or `poll`.
+    pub source: String,
+    pub event_key: String,
+    pub payload: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+    pub attempts: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
@@ -282,6 +315,60 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<OperationRecord>, StoreError>;
     /// Removes links (a deleted entity), with their children's links.
     async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError>;
+
+    async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
+    /// Audit entries in time order, optionally of one entity and from a time on.
+    async fn audit_log(
+        &self,
+        entity_id: Option<Uuid>,
+        since: Option<DateTime<Utc>>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Stores an incoming event; `false` when an event with this key was stored before (a
+    /// replay or a duplicate delivery).
+    async fn enqueue_event(
+        &self,
+        source: &str,
+        event_key: &str,
+        payload: &serde_json::Value,
+    ) -> Result<bool, StoreError>;
+    /// Pending events in arrival order, leased so that exactly one processor handles each.
+    async fn claim_events(
+        &self,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<InboxEvent>, StoreError>;
+    /// Marks an event processed (`error = None`) or failed; a failed event is retried after
+    /// `retry_after` until it has been attempted `max_attempts` times.
+    async fn finish_event(
+        &self,
+        id: Uuid,
+        error: Option<&str>,
+        retry_after: std::time::Duration,
+        max_attempts: u32,
+    ) -> Result<(), StoreError>;
+    /// Events still waiting (for metrics and tests).
+    async fn pending_event_count(&self) -> Result<u64, StoreError>;
+
+    /// Remembers a write the gateway made, so its echo can be recognised.
+    async fn record_echo(
+        &self,
+        system: &str,
+        record_id: &str,
+        fingerprint: &str,
+    ) -> Result<(), StoreError>;
+    /// True (and forgotten) when this exact write was the gateway's own.
+    async fn take_echo(
+        &self,
+        system: &str,
+        record_id: &str,
+        fingerprint: &str,
+    ) -> Result<bool, StoreError>;
+
+    async fn get_state(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Of `entity_ids`, those with an operation still `PENDING`.
     async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>;
 }
@@ -290,6 +377,8 @@ pub trait Store: Send + Sync + 'static {
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }

@@ -11,8 +11,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    EntityKind, IdempotencyKey, Link, OperationRecord, OperationStatus, Outcome, Recorded,
-    SideRecord, Store, StoreError,
+    AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, OperationRecord, OperationStatus,
+    Outcome, Recorded, SideRecord, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -37,6 +37,10 @@ impl SqliteStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 }
 
@@ -302,6 +306,78 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(ops)
+    }
+
+    async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        self.record_audit_impl(entries).await
+    }
+
+    async fn audit_log(
+        &self,
+        entity_id: Option<Uuid>,
+        since: Option<DateTime<Utc>>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit_log_impl(entity_id, since, after, limit).await
+    }
+
+    async fn enqueue_event(
+        &self,
+        source: &str,
+        event_key: &str,
+        payload: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        self.enqueue_event_impl(source, event_key, payload).await
+    }
+
+    async fn claim_events(
+        &self,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        self.claim_events_impl(lease, limit).await
+    }
+
+    async fn finish_event(
+        &self,
+        id: Uuid,
+        error: Option<&str>,
+        retry_after: std::time::Duration,
+        max_attempts: u32,
+    ) -> Result<(), StoreError> {
+        self.finish_event_impl(id, error, retry_after, max_attempts)
+            .await
+    }
+
+    async fn pending_event_count(&self) -> Result<u64, StoreError> {
+        self.pending_event_count_impl().await
+    }
+
+    async fn record_echo(
+        &self,
+        system: &str,
+        record_id: &str,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        self.record_echo_impl(system, record_id, fingerprint).await
+    }
+
+    async fn take_echo(
+        &self,
+        system: &str,
+        record_id: &str,
+        fingerprint: &str,
+    ) -> Result<bool, StoreError> {
+        self.take_echo_impl(system, record_id, fingerprint).await
+    }
+
+    async fn get_state(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.get_state_impl(key).await
+    }
+
+    async fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.set_state_impl(key, value).await
     }
 
     async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError> {

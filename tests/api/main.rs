@@ -1,6 +1,7 @@
 //! Black-box tests of the gateway: each spawns the app on a free port over both simulators.
 
 mod auth;
+mod child_mutations;
 mod cli;
 mod contacts;
 mod helpers;

@@ -461,3 +461,39 @@ async fn an_update_with_a_bad_email_touches_neither_system() {
         0
     );
 }
+
+#[tokio::test]
+async fn dry_run_returns_the_exact_requests_and_sends_nothing() {
+    let app = spawn_app_with(|c| c.writes = WriteMode::DryRun).await;
+    let ghl_before = app.ghl.contacts().len();
+    app.gateway.calls.reset();
+    let data = app
+        .graphql(
+            r#"mutation { createContact(input: {firstName: "Dry", email: "dry@example.com"}) {
+                contact { id } operation { id }
+                dryRun { ghl { method path body } baserow { method path body } } } }"#,
+            json!({}),
+        )
+        .await;
+    let payload = &data["createContact"];
+    assert!(payload["operation"].is_null());
+    let ghl = &payload["dryRun"]["ghl"][0];
+    assert_eq!(ghl["method"], "POST");
+    assert_eq!(ghl["path"], "/contacts/");
+    assert_eq!(ghl["body"]["email"], "dry@example.com");
+    assert_eq!(ghl["body"]["locationId"], app.ghl.location_id());
+    let baserow = &payload["dryRun"]["baserow"][0];
+    assert_eq!(baserow["method"], "POST");
+    assert!(
+        baserow["path"]
+            .as_str()
+            .unwrap()
+            .contains("send_webhook_events=false")
+    );
+    assert_eq!(baserow["body"]["email"], "dry@example.com");
+    assert_eq!(app.ghl.contacts().len(), ghl_before);
+    assert_eq!(
+        app.gateway.calls.total("ghl") + app.gateway.calls.total("baserow"),
+        0
+    );
+}

@@ -60,6 +60,9 @@ pub struct TaskRow {
     pub contact: Vec<LinkRef>,
     #[serde(default)]
     pub ghl_id: Option<String>,
+    /// The gateway id of the entity whose create made the row (the resumed create's marker).
+    #[serde(default)]
+    pub gateway_id: Option<String>,
     #[serde(default)]
     pub last_modified: Option<String>,
 }
@@ -75,6 +78,9 @@ pub struct NoteRow {
     pub contact: Vec<LinkRef>,
     #[serde(default)]
     pub ghl_id: Option<String>,
+    /// The gateway id of the entity whose create made the row (the resumed create's marker).
+    #[serde(default)]
+    pub gateway_id: Option<String>,
     #[serde(default)]
     pub created_on: Option<String>,
     #[serde(default)]
@@ -94,6 +100,9 @@ pub struct BusinessRow {
     pub website: Option<String>,
     #[serde(default)]
     pub ghl_id: Option<String>,
+    /// The gateway id of the entity whose create made the row (the resumed create's marker).
+    #[serde(default)]
+    pub gateway_id: Option<String>,
 }
 
 /// One page of a row listing.

@@ -167,6 +167,11 @@ impl GhlClient {
         &self.budget
     }
 
+    /// Times a call waited for the location's budget (pacing or after a 429), for the metrics.
+    pub fn rate_waits(&self) -> u64 {
+        self.budget.rate_waits()
+    }
+
     /// The OAuth session, when the client uses OAuth (to exchange an authorization code).
     pub fn oauth(&self) -> Option<&Arc<OAuthSession>> {
         match &self.credentials {

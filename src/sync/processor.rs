@@ -1,0 +1,253 @@
+//! The sync processor: takes events from the inbox and applies each to the other system.
+//!
+//! It reads the current record from the system the event came from rather than trusting the
+//! payload, so duplicated, reordered or late events converge on the latest state.
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::{
+    SyncError, SyncStats,
+    contacts::{self, Applied, Side},
+    ghl_fingerprint,
+};
+use crate::{
+    backends::{
+        baserow::{BaserowError, ContactRow, Table},
+        ghl,
+    },
+    config::WriteMode,
+    state::Gateway,
+    store::{EntityKind, InboxEvent},
+};
+
+const BATCH: u32 = 32;
+const MAX_ATTEMPTS: u32 = 10;
+
+/// Runs the processor until the handle is aborted: on every webhook (woken at once) and every
+/// `interval`.
+pub fn spawn(gateway: Arc<Gateway>, interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = gateway.sync_wakeup.notified() => {}
+                _ = tokio::time::sleep(interval) => {}
+            }
+            if let Err(e) = drain(&gateway).await {
+                tracing::error!(error = %e, "the sync processor could not read the store");
+            }
+        }
+    })
+}
+
+/// Applies every pending event; returns how many it handled.
+pub async fn drain(gateway: &Gateway) -> Result<usize, crate::store::StoreError> {
+    let mut handled = 0;
+    loop {
+        // Sync obeys the write switch: events wait in the inbox while writes are off.
+        if gateway.config.writes != WriteMode::On {
+            return Ok(handled);
+        }
+        let events = gateway
+            .store
+            .claim_events(Duration::from_secs(60), BATCH)
+            .await?;
+        if events.is_empty() {
+            return Ok(handled);
+        }
+        for event in events {
+            handled += 1;
+            let result = apply(gateway, &event).await;
+            let error = match &result {
+                Ok(_) => None,
+                Err(e) => {
+                    SyncStats::bump(&gateway.sync_stats.failed);
+                    tracing::warn!(event = %event.id, error = %e, "sync event failed; will retry");
+                    Some(e.to_string())
+                }
+            };
+            let retry = Duration::from_secs(2u64.saturating_pow(event.attempts.min(8)));
+            gateway
+                .store
+                .finish_event(event.id, error.as_deref(), retry, MAX_ATTEMPTS)
+                .await?;
+        }
+    }
+}
+
+async fn apply(gateway: &Gateway, event: &InboxEvent) -> Result<(), SyncError> {
+    let trigger = if event.source == "poll" {
+        "poll"
+    } else {
+        "webhook"
+    };
+    let outcomes = match event.source.as_str() {
+        "ghl" => vec![apply_ghl(gateway, &event.payload, trigger).await?],
+        "baserow" => apply_baserow(gateway, &event.payload, trigger).await?,
+        _ => vec![None],
+    };
+    for outcome in outcomes {
+        let stats = &gateway.sync_stats;
+        match outcome {
+            None => SyncStats::bump(&stats.ignored),
+            Some(Applied::NothingToDo) => SyncStats::bump(&stats.nothing_to_do),
+            Some(_) => SyncStats::bump(&stats.applied),
+        }
+    }
+    Ok(())
+}
+
+/// A GHL event. `None`: a kind the sync does not apply.
+async fn apply_ghl(
+    gateway: &Gateway,
+    payload: &Value,
+    trigger: &str,
+) -> Result<Option<Applied>, SyncError> {
+    let kind = payload["type"].as_str().unwrap_or_default();
+    let Some(id) = payload["id"].as_str() else {
+        return Ok(None);
+    };
+    match kind {
+        "ContactCreate" | "ContactUpdate" | "ContactTagUpdate" | "ContactDndUpdate" => {
+            let tags: Vec<String> =
+                serde_json::from_value(payload["tags"].clone()).unwrap_or_default();
+            let fingerprint = ghl_fingerprint(
+                payload["firstName"].as_str(),
+                payload["lastName"].as_str(),
+                payload["email"].as_str(),
+                payload["phone"].as_str(),
+                &tags,
+            );
+            let echo = gateway
+                .store
+                .take_echo("ghl", id, &fingerprint)
+                .await
+                .map_err(|e| SyncError::Store(e.to_string()))?;
+            if echo {
+                SyncStats::bump(&gateway.sync_stats.echoes_dropped);
+                return Ok(Some(Applied::NothingToDo));
+            }
+            let Some(current) = gateway.ghl.get_contact(id).await? else {
+                // Deleted since; its ContactDelete event handles it.
+                return Ok(Some(Applied::NothingToDo));
+            };
+            let link = contacts::link_for_ghl(gateway, id).await?;
+            let row = current_row(gateway, link.baserow_row_id).await?;
+            contacts::reconcile(
+                gateway,
+                &link,
+                Some(&current),
+                row.as_ref(),
+                Side::Ghl,
+                trigger,
+            )
+            .await
+            .map(Some)
+        }
+        "ContactDelete" => {
+            let links = gateway
+                .store
+                .links_by_ghl_ids(EntityKind::Contact, &[id.to_string()])
+                .await
+                .map_err(|e| SyncError::Store(e.to_string()))?;
+            let Some(link) = links.into_iter().next() else {
+                return Ok(Some(Applied::NothingToDo));
+            };
+            if gateway.ghl.get_contact(id).await?.is_some() {
+                // A late delete event for a contact that exists again is stale.
+                return Ok(Some(Applied::NothingToDo));
+            }
+            contacts::deleted(gateway, &link, Side::Ghl, trigger)
+                .await
+                .map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn current_row(
+    gateway: &Gateway,
+    row_id: Option<i64>,
+) -> Result<Option<ContactRow>, SyncError> {
+    let Some(row_id) = row_id else {
+        return Ok(None);
+    };
+    match gateway.baserow.get_row(Table::Contacts, row_id).await {
+        Ok(row) => Ok(Some(row)),
+        Err(BaserowError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn current_ghl(
+    gateway: &Gateway,
+    ghl_id: Option<&str>,
+) -> Result<Option<ghl::Contact>, SyncError> {
+    match ghl_id {
+        Some(id) => Ok(gateway.ghl.get_contact(id).await?),
+        None => Ok(None),
+    }
+}
+
+/// A Baserow event: one outcome per row it names.
+async fn apply_baserow(
+    gateway: &Gateway,
+    payload: &Value,
+    trigger: &str,
+) -> Result<Vec<Option<Applied>>, SyncError> {
+    let contacts_table = gateway.baserow.table_id(Table::Contacts);
+    if payload["table_id"].as_u64() != Some(contacts_table) {
+        return Ok(vec![None]);
+    }
+    let mut outcomes = Vec::new();
+    match payload["event_type"].as_str().unwrap_or_default() {
+        "rows.created" | "rows.updated" => {
+            let items = payload["items"].as_array().cloned().unwrap_or_default();
+            for item in items {
+                let Some(row_id) = item["id"].as_i64() else {
+                    continue;
+                };
+                let Some(row) = current_row(gateway, Some(row_id)).await? else {
+                    outcomes.push(Some(Applied::NothingToDo));
+                    continue;
+                };
+                let link = contacts::link_for_row(gateway, &row).await?;
+                let ghl = current_ghl(gateway, link.ghl_id.as_deref()).await?;
+                let applied = contacts::reconcile(
+                    gateway,
+                    &link,
+                    ghl.as_ref(),
+                    Some(&row),
+                    Side::Baserow,
+                    trigger,
+                )
+                .await?;
+                outcomes.push(Some(applied));
+            }
+        }
+        "rows.deleted" => {
+            let ids: Vec<i64> = payload["row_ids"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                .unwrap_or_default();
+            let links = gateway
+                .store
+                .links_by_baserow_ids(EntityKind::Contact, &ids)
+                .await
+                .map_err(|e| SyncError::Store(e.to_string()))?;
+            for link in links {
+                if current_row(gateway, link.baserow_row_id).await?.is_some() {
+                    outcomes.push(Some(Applied::NothingToDo));
+                    continue;
+                }
+                outcomes.push(Some(
+                    contacts::deleted(gateway, &link, Side::Baserow, trigger).await?,
+                ));
+            }
+        }
+        _ => outcomes.push(None),
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,224 @@
+//! Identity links: fill-in, look-ups, paging, removal.
+
+use ghl_baserow_gateway::store::{EntityKind, Link};
+
+use crate::support::{each_store, link};
+
+#[tokio::test]
+async fn ensure_links_fills_the_missing_side_of_an_existing_link() {
+    each_store(|store| async move {
+        let ghl_only = link(EntityKind::Task, Some("t1"), None);
+        let first = store.ensure_links(&[ghl_only.clone()]).await.unwrap();
+        assert_eq!(first, vec![ghl_only.clone()]);
+
+        let both = link(EntityKind::Task, Some("t1"), Some(7));
+        let second = store.ensure_links(&[both]).await.unwrap();
+        assert_eq!(second[0].id, ghl_only.id, "the existing gateway id is kept");
+        assert_eq!(second[0].baserow_row_id, Some(7));
+
+        let by_row = store
+            .links_by_baserow_ids(EntityKind::Task, &[7])
+            .await
+            .unwrap();
+        assert_eq!(by_row, second);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ensure_links_keeps_a_side_that_is_already_set() {
+    each_store(|store| async move {
+        let parent = link(EntityKind::Contact, Some("c"), None);
+        let existing = link(EntityKind::Task, Some("t1"), Some(7));
+        store
+            .ensure_links(&[parent.clone(), existing.clone()])
+            .await
+            .unwrap();
+
+        let mut other = link(EntityKind::Task, Some("t-other"), Some(7));
+        other.parent_id = Some(parent.id);
+        let result = store.ensure_links(&[other]).await.unwrap();
+        let expected = Link {
+            parent_id: Some(parent.id),
+            ..existing
+        };
+        assert_eq!(
+            result,
+            vec![expected.clone()],
+            "only the parent was missing"
+        );
+        let by_ghl = store
+            .links_by_ghl_ids(EntityKind::Task, &["t-other".into()])
+            .await
+            .unwrap();
+        assert!(by_ghl.is_empty(), "no second link for the same row");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ensure_links_returns_links_in_candidate_order() {
+    each_store(|store| async move {
+        let old_a = link(EntityKind::Contact, Some("a"), None);
+        let old_b = link(EntityKind::Contact, None, Some(2));
+        store
+            .ensure_links(&[old_a.clone(), old_b.clone()])
+            .await
+            .unwrap();
+
+        let new_c = link(EntityKind::Contact, Some("c"), Some(3));
+        let candidates = [
+            link(EntityKind::Contact, None, Some(2)),
+            new_c.clone(),
+            link(EntityKind::Contact, Some("a"), None),
+            link(EntityKind::Contact, Some("c"), None),
+        ];
+        let ids: Vec<_> = store
+            .ensure_links(&candidates)
+            .await
+            .unwrap()
+            .iter()
+            .map(|l| l.id)
+            .collect();
+        assert_eq!(ids, [old_b.id, new_c.id, old_a.id, new_c.id]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn look_ups_answer_only_for_their_kind() {
+    each_store(|store| async move {
+        let contact = link(EntityKind::Contact, Some("x"), Some(1));
+        let task = link(EntityKind::Task, Some("x"), Some(1));
+        store
+            .ensure_links(&[contact.clone(), task.clone()])
+            .await
+            .unwrap();
+
+        let by_ghl = store
+            .links_by_ghl_ids(EntityKind::Task, &["x".into(), "missing".into()])
+            .await
+            .unwrap();
+        assert_eq!(by_ghl, vec![task.clone()]);
+        let by_row = store
+            .links_by_baserow_ids(EntityKind::Contact, &[1, 99])
+            .await
+            .unwrap();
+        assert_eq!(by_row, vec![contact.clone()]);
+        let by_id = store
+            .links_by_ids(EntityKind::Contact, &[contact.id, task.id])
+            .await
+            .unwrap();
+        assert_eq!(by_id, vec![contact]);
+        assert!(
+            store
+                .links_by_ids(EntityKind::Note, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn list_links_pages_in_creation_order() {
+    each_store(|store| async move {
+        let links: Vec<Link> = (0..5)
+            .map(|i| link(EntityKind::Contact, Some(&format!("c{i}")), None))
+            .collect();
+        store.ensure_links(&links).await.unwrap();
+        store
+            .ensure_links(&[link(EntityKind::Task, Some("t"), None)])
+            .await
+            .unwrap();
+
+        let page1 = store
+            .list_links(EntityKind::Contact, None, 2)
+            .await
+            .unwrap();
+        assert_eq!(page1.len(), 2);
+        let page2 = store
+            .list_links(EntityKind::Contact, Some(page1[1].id), 10)
+            .await
+            .unwrap();
+        let ids: Vec<_> = page1.iter().chain(&page2).map(|l| l.id).collect();
+        assert_eq!(ids, links.iter().map(|l| l.id).collect::<Vec<_>>());
+        let last = links[4].id;
+        let beyond = store
+            .list_links(EntityKind::Contact, Some(last), 10)
+            .await
+            .unwrap();
+        assert!(beyond.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn remove_links_removes_their_children_too() {
+    each_store(|store| async move {
+        let contact = link(EntityKind::Contact, Some("c1"), None);
+        let other = link(EntityKind::Contact, Some("c2"), None);
+        let mut task = link(EntityKind::Task, Some("t1"), None);
+        task.parent_id = Some(contact.id);
+        let mut note = link(EntityKind::Note, Some("n1"), None);
+        note.parent_id = Some(contact.id);
+        let mut other_task = link(EntityKind::Task, Some("t2"), None);
+        other_task.parent_id = Some(other.id);
+        store
+            .ensure_links(&[
+                contact.clone(),
+                other.clone(),
+                task,
+                note,
+                other_task.clone(),
+            ])
+            .await
+            .unwrap();
+
+        store.remove_links(&[contact.id]).await.unwrap();
+
+        let contacts = store
+            .list_links(EntityKind::Contact, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(contacts, vec![other]);
+        let tasks = store.list_links(EntityKind::Task, None, 10).await.unwrap();
+        assert_eq!(tasks, vec![other_task]);
+        assert!(
+            store
+                .list_links(EntityKind::Note, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ensure_links_for_one_record_make_one_link() {
+    each_store(|store| async move {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let candidate = link(EntityKind::Contact, Some("same"), None);
+                    store.ensure_links(&[candidate]).await
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(task.await.unwrap().unwrap()[0].id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "every caller gets the same link");
+        let all = store
+            .list_links(EntityKind::Contact, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+    })
+    .await;
+}

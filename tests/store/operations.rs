@@ -1,0 +1,239 @@
+//! The journal: recording under idempotency keys, saving outcomes, listing.
+
+use ghl_baserow_gateway::store::{
+    EntityKind, IdempotencyKey, OperationRecord, OperationStatus, Outcome, Recorded,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::support::{each_store, link, stored};
+
+fn key(subject: &str, key: &str, hash: &str) -> IdempotencyKey {
+    IdempotencyKey {
+        subject: subject.into(),
+        key: key.into(),
+        request_hash: hash.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_operation_reads_back_unchanged() {
+    each_store(|store| async move {
+        let mut op = OperationRecord::new(
+            "createContact",
+            Some(Uuid::now_v7()),
+            json!({"firstName": "Ada", "tags": ["a", "b"], "score": 1.5, "nested": {"x": null}}),
+        );
+        op.ghl.error = Some("boom".into());
+        op.baserow.outcome = Outcome::Skipped;
+        op.attempts = 3;
+        op.trigger = "webhook".into();
+        assert_eq!(
+            store.record_operation(&op, None).await.unwrap(),
+            Recorded::New
+        );
+
+        let loaded = store.operation(op.id).await.unwrap().unwrap();
+        assert_eq!(stored(&loaded), stored(&op));
+        assert_eq!(store.operation(Uuid::now_v7()).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn insert_operation_records_without_a_key() {
+    each_store(|store| async move {
+        let op = OperationRecord::new("deleteTask", None, json!({}));
+        store.insert_operation(&op).await.unwrap();
+        let loaded = store.operation(op.id).await.unwrap().unwrap();
+        assert_eq!(loaded.status, OperationStatus::Pending);
+        assert_eq!(loaded.entity_id, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_sent_again_with_the_same_request_replays_its_operation() {
+    each_store(|store| async move {
+        let first = OperationRecord::new("createContact", None, json!({"a": 1}));
+        let k = key("script", "k1", "h1");
+        assert_eq!(
+            store.record_operation(&first, Some(&k)).await.unwrap(),
+            Recorded::New
+        );
+
+        let retry = OperationRecord::new("createContact", None, json!({"a": 1}));
+        let again = store.record_operation(&retry, Some(&k)).await.unwrap();
+        assert_eq!(again, Recorded::Replay(first.id));
+        assert_eq!(
+            store.operation(retry.id).await.unwrap(),
+            None,
+            "nothing written"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_reused_for_another_request_conflicts() {
+    each_store(|store| async move {
+        let first = OperationRecord::new("createContact", None, json!({"a": 1}));
+        let k = key("script", "k1", "h1");
+        store.record_operation(&first, Some(&k)).await.unwrap();
+
+        let other = OperationRecord::new("createContact", None, json!({"a": 2}));
+        let reused = key("script", "k1", "h2");
+        let result = store.record_operation(&other, Some(&reused)).await.unwrap();
+        assert_eq!(result, Recorded::Conflict);
+        assert_eq!(
+            store.operation(other.id).await.unwrap(),
+            None,
+            "nothing written"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_per_subject() {
+    each_store(|store| async move {
+        let a = OperationRecord::new("createContact", None, json!({}));
+        let b = OperationRecord::new("createContact", None, json!({}));
+        let result_a = store
+            .record_operation(&a, Some(&key("alice", "k", "h")))
+            .await;
+        let result_b = store
+            .record_operation(&b, Some(&key("bob", "k", "h")))
+            .await;
+        assert_eq!(result_a.unwrap(), Recorded::New);
+        assert_eq!(result_b.unwrap(), Recorded::New);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_with_one_key_record_exactly_one_operation() {
+    each_store(|store| async move {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let op = OperationRecord::new("createContact", None, json!({"a": 1}));
+                    let result = store
+                        .record_operation(&op, Some(&key("script", "same", "h")))
+                        .await;
+                    (op.id, result)
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            let (id, result) = task.await.unwrap();
+            results.push((
+                id,
+                result.expect("a concurrent retry is answered, not failed"),
+            ));
+        }
+        let new: Vec<Uuid> = results
+            .iter()
+            .filter(|(_, r)| *r == Recorded::New)
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(new.len(), 1, "exactly one New in {results:?}");
+        for (_, result) in &results {
+            assert!(
+                *result == Recorded::New || *result == Recorded::Replay(new[0]),
+                "{result:?}"
+            );
+        }
+        let all = store.list_operations(None, None, 100).await.unwrap();
+        assert_eq!(all.len(), 1, "one operation recorded");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_operation_and_its_link_are_saved_together() {
+    each_store(|store| async move {
+        let mut op = OperationRecord::new("createContact", None, json!({"a": 1}));
+        store.insert_operation(&op).await.unwrap();
+        let contact = link(EntityKind::Contact, Some("g"), None);
+        op.entity_id = Some(contact.id);
+        op.status = OperationStatus::Succeeded;
+        op.ghl.outcome = Outcome::Succeeded;
+        op.baserow.outcome = Outcome::Failed;
+        op.baserow.error = Some("row gone".into());
+        op.attempts = 1;
+        op.next_attempt_at = None;
+        op.input = json!({"a": 2});
+        store.save_operation(&op, Some(&contact)).await.unwrap();
+
+        let loaded = store.operation(op.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored(&loaded),
+            stored(&OperationRecord {
+                updated_at: loaded.updated_at,
+                ..op
+            })
+        );
+        let links = store
+            .links_by_ids(EntityKind::Contact, &[contact.id])
+            .await
+            .unwrap();
+        assert_eq!(links, vec![contact]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn list_operations_pages_in_creation_order_and_filters_by_status() {
+    each_store(|store| async move {
+        let mut ops = Vec::new();
+        for i in 0..5 {
+            let mut op = OperationRecord::new("updateContact", None, json!({"i": i}));
+            if i % 2 == 1 {
+                op.status = OperationStatus::Failed;
+            }
+            store.insert_operation(&op).await.unwrap();
+            ops.push(op);
+        }
+        let ids = |list: &[OperationRecord]| list.iter().map(|o| o.id).collect::<Vec<_>>();
+
+        let page1 = store.list_operations(None, None, 3).await.unwrap();
+        let page2 = store
+            .list_operations(None, Some(page1[2].id), 3)
+            .await
+            .unwrap();
+        assert_eq!([ids(&page1), ids(&page2)].concat(), ids(&ops));
+
+        let failed = store
+            .list_operations(Some(OperationStatus::Failed), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(&failed), vec![ops[1].id, ops[3].id]);
+        let pending_after = store
+            .list_operations(Some(OperationStatus::Pending), Some(ops[0].id), 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(&pending_after), vec![ops[2].id, ops[4].id]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pending_entities_are_those_with_a_pending_operation() {
+    each_store(|store| async move {
+        let (busy, done, idle) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        for entity in [busy, busy, done] {
+            let mut op = OperationRecord::new("updateContact", Some(entity), json!({}));
+            if entity == done {
+                op.status = OperationStatus::Succeeded;
+            }
+            store.insert_operation(&op).await.unwrap();
+        }
+        let pending = store.pending_entities(&[busy, done, idle]).await.unwrap();
+        assert_eq!(pending, vec![busy]);
+        assert!(store.pending_entities(&[]).await.unwrap().is_empty());
+    })
+    .await;
+}
