@@ -42,7 +42,7 @@ async fn preflight(base: &str, origin: &str) -> Response {
         .expect("preflight")
 }
 
-fn header_text<'a>(response: &'a Response, name: header::HeaderName) -> &'a str {
+fn header_text(response: &Response, name: header::HeaderName) -> &str {
     response
         .headers()
         .get(name)

@@ -64,7 +64,10 @@ impl RunningGateway {
             .current_dir(repo())
             .env("GATEWAY_URL", &self.url)
             .env("GATEWAY_TOKEN", &self.token)
+            .env_remove("CONTACT_FIRST_NAME")
+            .env_remove("CONTACT_LAST_NAME")
             .env_remove("CONTACT_EMAIL")
+            .env_remove("CONTACT_PHONE")
             .output()
             .await
             .unwrap_or_else(|e| panic!("{program} runs: {e}"));

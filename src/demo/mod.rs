@@ -38,35 +38,53 @@ pub struct Demo {
     pub worker: tokio::task::JoinHandle<()>,
     /// The sync processor (applies webhook and poll events).
     pub sync: tokio::task::JoinHandle<()>,
-    /// The simulated Baserow's admin login, to register webhooks once the gateway listens.
+    /// What it takes to point the simulators' webhooks at the gateway once it listens.
+    pub wiring: WebhookWiring,
+}
+
+/// The simulated Baserow's admin login and the webhook secret the gateway expects.
+pub struct WebhookWiring {
     admin: (String, SecretString),
-    webhook_secret: SecretString,
+    secret: SecretString,
 }
 
 impl Demo {
-    /// Points both simulators' webhooks at the gateway listening at `public_url`: GHL's by its
-    /// webhook list, Baserow's through its admin API with the secret header, as `baserow init`
-    /// does.
+    /// Points both simulators' webhooks at the gateway listening at `public_url`.
     pub async fn connect_webhooks(&self, public_url: &url::Url) -> anyhow::Result<()> {
+        self.wiring
+            .connect(&self.ghl, &self.baserow, &self.gateway, public_url)
+            .await
+    }
+}
+
+impl WebhookWiring {
+    /// GHL's webhooks by its webhook list; Baserow's through its admin API with the secret
+    /// header, as `baserow init` does.
+    pub async fn connect(
+        &self,
+        ghl: &GhlSim,
+        baserow: &BaserowSim,
+        gateway: &Gateway,
+        public_url: &url::Url,
+    ) -> anyhow::Result<()> {
         use crate::backends::baserow::{
             admin::AdminCredentials,
             provision::{ProvisionPlan, provision_with},
             webhooks::WebhookPlan,
         };
-        self.ghl
-            .add_webhook_url(public_url.join("webhooks/ghl")?.to_string());
+        ghl.add_webhook_url(public_url.join("webhooks/ghl")?.to_string());
         provision_with(&ProvisionPlan {
-            base_url: self.baserow.base_url().parse()?,
+            base_url: baserow.base_url().parse()?,
             credentials: AdminCredentials::Password {
                 email: self.admin.0.clone(),
                 password: self.admin.1.clone(),
             },
             workspace: "Demo".into(),
             database: "CRM".into(),
-            existing_token: Some(self.gateway.config.baserow.token.clone()),
+            existing_token: Some(gateway.config.baserow.token.clone()),
             webhooks: Some(WebhookPlan::for_public_url(
                 public_url,
-                Some(self.webhook_secret.clone()),
+                Some(self.secret.clone()),
             )?),
         })
         .await
@@ -212,11 +230,13 @@ pub async fn start_with(
         token,
         worker,
         sync,
-        admin: (
-            admin_email_for_webhooks,
-            SecretString::from(admin_password_for_webhooks),
-        ),
-        webhook_secret,
+        wiring: WebhookWiring {
+            admin: (
+                admin_email_for_webhooks,
+                SecretString::from(admin_password_for_webhooks),
+            ),
+            secret: webhook_secret,
+        },
     })
 }
 

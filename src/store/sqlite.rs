@@ -39,6 +39,9 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// Write transactions take the write lock at BEGIN (`BEGIN IMMEDIATE`): a deferred one that
+    /// reads first and writes later fails with "database is locked" when another writer got in
+    /// between, and busy_timeout cannot help it.
     pub(super) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -169,7 +172,7 @@ impl Store for SqliteStore {
     }
 
     async fn ensure_links(&self, candidates: &[Link]) -> Result<Vec<Link>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut out = Vec::with_capacity(candidates.len());
         for candidate in candidates {
             let link = match find_link(&mut tx, candidate).await? {
@@ -199,7 +202,7 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         key: Option<&IdempotencyKey>,
     ) -> Result<Recorded, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(key) = key {
             let seen = sqlx::query(
                 "SELECT request_hash, operation_id FROM idempotency_keys WHERE subject = ? AND key = ?",
@@ -282,7 +285,7 @@ impl Store for SqliteStore {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
         // SQLite serialises writers, so select-then-update inside one transaction is atomic.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
             "SELECT * FROM operations WHERE status = 'PENDING' AND next_attempt_at IS NOT NULL
                AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
@@ -383,7 +386,7 @@ impl Store for SqliteStore {
     async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError> {
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let ids = json_array(&ids);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))")
             .bind(&ids)
             .execute(&mut *tx)
@@ -401,7 +404,7 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         link: Option<&Link>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(link) = link {
             upsert_link(&mut tx, link).await?;
         }

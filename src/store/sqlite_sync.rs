@@ -50,7 +50,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
 
 impl SqliteStore {
     pub(super) async fn record_audit_impl(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         for e in entries {
             sqlx::query(
                 "INSERT INTO audit (id, at, trigger, operation_id, entity_id, entity_kind, system,
@@ -123,7 +123,7 @@ impl SqliteStore {
     ) -> Result<Vec<InboxEvent>, StoreError> {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
             "SELECT * FROM inbox WHERE status = 'PENDING' AND (lease_until IS NULL OR lease_until <= ?)
              ORDER BY id LIMIT ?",

@@ -19,6 +19,7 @@ use crate::{
         ghl,
     },
     config::WriteMode,
+    graphql::loaders::{BaserowContactKey, GhlContactKey},
     state::Gateway,
     store::{EntityKind, InboxEvent},
 };
@@ -133,6 +134,12 @@ async fn apply_ghl(
                 // Deleted since; its ContactDelete event handles it.
                 return Ok(Some(Applied::NothingToDo));
             };
+            // A change made in GHL directly: no read may serve the old record any more.
+            gateway
+                .caches
+                .ghl_contacts
+                .insert(GhlContactKey(id.to_string()), Some(current.clone()))
+                .await;
             let link = contacts::link_for_ghl(gateway, id).await?;
             let row = current_row(gateway, link.baserow_row_id).await?;
             contacts::reconcile(
@@ -174,11 +181,22 @@ async fn current_row(
     let Some(row_id) = row_id else {
         return Ok(None);
     };
-    match gateway.baserow.get_row(Table::Contacts, row_id).await {
-        Ok(row) => Ok(Some(row)),
-        Err(BaserowError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    let row = match gateway
+        .baserow
+        .get_row::<ContactRow>(Table::Contacts, row_id)
+        .await
+    {
+        Ok(row) => Some(row),
+        Err(BaserowError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    // What sync reads is the freshest there is: reads after it must not be older.
+    gateway
+        .caches
+        .baserow_contacts
+        .insert(BaserowContactKey(row_id), row.clone())
+        .await;
+    Ok(row)
 }
 
 async fn current_ghl(
@@ -186,7 +204,15 @@ async fn current_ghl(
     ghl_id: Option<&str>,
 ) -> Result<Option<ghl::Contact>, SyncError> {
     match ghl_id {
-        Some(id) => Ok(gateway.ghl.get_contact(id).await?),
+        Some(id) => {
+            let contact = gateway.ghl.get_contact(id).await?;
+            gateway
+                .caches
+                .ghl_contacts
+                .insert(GhlContactKey(id.to_string()), contact.clone())
+                .await;
+            Ok(contact)
+        }
         None => Ok(None),
     }
 }

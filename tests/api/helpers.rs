@@ -15,6 +15,7 @@ pub struct TestApp {
     pub gateway: std::sync::Arc<ghl_baserow_gateway::state::Gateway>,
     pub data_dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    wiring: demo::WebhookWiring,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -44,10 +45,21 @@ pub async fn spawn_app_with(
         gateway: running.gateway,
         data_dir,
         http: reqwest::Client::new(),
+        wiring: running.wiring,
     }
 }
 
 impl TestApp {
+    /// Points both simulators' webhooks at this gateway (sync tests; other tests keep the
+    /// simulators quiet so their call counts stay exact).
+    pub async fn connect_webhooks(&self) {
+        let url = format!("http://{}/", self.addr).parse().expect("url");
+        self.wiring
+            .connect(&self.ghl, &self.baserow, &self.gateway, &url)
+            .await
+            .expect("webhooks connect");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -9,3 +9,4 @@ mod mutations;
 mod reads;
 mod schema;
 mod subscriptions;
+mod sync;
