@@ -50,17 +50,13 @@ pub enum DeletePolicy {
 }
 
 /// Two-way sync: webhook verification, polling, deletes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
     /// The GHL app's Ed25519 public key for `x-ghl-signature` (base64 of the 32 raw bytes, or
     /// a PEM `PUBLIC KEY`). Without it, GHL webhooks are refused.
     #[serde(default)]
     pub ghl_webhook_public_key: Option<String>,
-    /// The secret Baserow sends in the `X-Gateway-Webhook-Secret` header (set by `baserow init`).
-    /// Without it, Baserow webhooks are refused.
-    #[serde(default)]
-    pub baserow_webhook_secret: Option<SecretString>,
     /// Webhooks older than this are refused as replays.
     #[serde(default = "default_max_webhook_age_secs")]
     pub max_webhook_age_secs: u64,
@@ -69,6 +65,25 @@ pub struct SyncConfig {
     /// How often the sync processor looks for events to apply.
     #[serde(default = "default_worker_interval_ms")]
     pub processor_interval_ms: u64,
+    /// How often both systems are polled for changes webhooks missed; 0 turns polling off.
+    #[serde(default = "default_poll_interval_secs")]
+    pub poll_interval_secs: u64,
+}
+
+fn default_poll_interval_secs() -> u64 {
+    60
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            ghl_webhook_public_key: None,
+            max_webhook_age_secs: default_max_webhook_age_secs(),
+            delete_policy: DeletePolicy::default(),
+            processor_interval_ms: default_worker_interval_ms(),
+            poll_interval_secs: default_poll_interval_secs(),
+        }
+    }
 }
 
 fn default_max_webhook_age_secs() -> u64 {

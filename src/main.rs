@@ -15,7 +15,8 @@ use ghl_baserow_gateway::{
         ghl::{GhlSim, GhlSimConfig, parse_token_arg},
     },
     state::Gateway,
-    telemetry,
+    store::EntityKind,
+    sync, telemetry,
 };
 use secrecy::SecretString;
 
@@ -56,6 +57,57 @@ enum Command {
     /// Baserow administration.
     #[command(subcommand)]
     Baserow(BaserowCommand),
+    /// Batch sync: `sync --full [--dry-run]`, `sync verify`, `sync business ID`.
+    Sync(SyncArgs),
+    /// The audit trail of every change the gateway applied.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    /// Initial sync of every contact: match both systems (stored link, email, phone), link
+    /// them, copy what one side lacks, resolve differing fields by the merge rules.
+    #[arg(long)]
+    full: bool,
+    /// With --full: print the plan (counts and one line per action) and change nothing.
+    #[arg(long, requires = "full")]
+    dry_run: bool,
+    /// The gateway's configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Compare every linked record in both systems and the store and print the differences;
+    /// exit status 0 only when there are none. Changes nothing.
+    Verify {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Push one business's contacts from Baserow to GHL and link them to it there.
+    Business {
+        /// The business's GraphQL id (or its gateway UUID).
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the audit trail since a moment as JSON lines, oldest first.
+    Export {
+        /// RFC 3339 time, e.g. 2026-05-01T00:00:00Z (or a date: midnight UTC).
+        #[arg(long, value_name = "T")]
+        since: String,
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +221,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 gateway.clone(),
                 Duration::from_millis(gateway.config.sync.processor_interval_ms),
             );
+            let _poller = (gateway.config.sync.poll_interval_secs > 0).then(|| {
+                ghl_baserow_gateway::sync::poller::spawn(
+                    gateway.clone(),
+                    Duration::from_secs(gateway.config.sync.poll_interval_secs),
+                )
+            });
             tracing::info!(addr = %listener.local_addr()?, "gateway listening");
             app::serve(listener, app::router(gateway, None), shutdown_signal()).await?;
         }
@@ -257,6 +315,69 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for change in &report.changes {
                 println!("{change}");
             }
+        }
+        Command::Sync(args) => sync_command(args).await?,
+        Command::Audit(AuditCommand::Export { since, config }) => {
+            let since = sync::audit_export::parse_since(&since)?;
+            let config = Config::load(&config)?;
+            let store = ghl_baserow_gateway::store::connect(&config.store.url)
+                .await
+                .map_err(|e| anyhow::anyhow!("store.url: {e}"))?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            sync::audit_export::export(store.as_ref(), since, &mut out).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn sync_command(args: SyncArgs) -> anyhow::Result<()> {
+    let gateway = |path: &std::path::Path| {
+        let config = Config::load(path);
+        async move { Gateway::build(config?).await }
+    };
+    match (args.command, args.config) {
+        (Some(SyncCommand::Verify { config }), _) => {
+            let report = sync::verify::verify(&*gateway(&config).await?).await?;
+            for difference in &report.differences {
+                println!("{difference}");
+            }
+            println!("{}", report.summary());
+            anyhow::ensure!(
+                report.is_clean(),
+                "{} differences found",
+                report.differences.len()
+            );
+        }
+        (Some(SyncCommand::Business { id, config }), _) => {
+            let business =
+                graphql::ids::decode(EntityKind::Business, &async_graphql::ID(id.clone()))
+                    .ok()
+                    .or_else(|| uuid::Uuid::parse_str(&id).ok())
+                    .with_context(|| format!("{id:?} is not a business id"))?;
+            let r = sync::business::sync_business(&*gateway(&config).await?, business).await?;
+            println!(
+                "contacts {}, created {}, updated {}, linked {}, skipped {}, failed {}",
+                r.contacts, r.created, r.updated, r.linked, r.skipped, r.failed
+            );
+            anyhow::ensure!(r.failed == 0, "{} operations failed", r.failed);
+        }
+        (None, Some(config)) if args.full => {
+            let options = sync::full::FullSyncOptions {
+                dry_run: args.dry_run,
+                progress: true,
+                ..Default::default()
+            };
+            let report = sync::full::full_sync(&*gateway(&config).await?, &options).await?;
+            for line in &report.plan {
+                if report.dry_run || matches!(line, sync::full::PlannedAction::Skip { .. }) {
+                    println!("{line}");
+                }
+            }
+            println!("{}", report.summary());
+            anyhow::ensure!(report.failed == 0, "{} operations failed", report.failed);
+        }
+        _ => {
+            anyhow::bail!("give --full (with --config FILE), or `sync verify` / `sync business ID`")
         }
     }
     Ok(())

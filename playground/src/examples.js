@@ -1,7 +1,6 @@
 // Example operations shown as GraphiQL tabs, one per gateway capability.
 // The first entry is the active tab on load, so pressing Run shows data at once.
-// Some fields (operation, auditLog, contactChanged, ...) arrive in later
-// iterations of the schema; GraphiQL will simply flag them until then.
+// tests/tooling/check-schema.mjs validates every one against schema.graphql.
 
 export const EXAMPLES = [
   {
@@ -121,9 +120,9 @@ query Audit {
 # Run it, then run the Create tab.
 subscription Live {
   contactChanged {
+    kind
     id
-    name
-    email
+    contact { name email ghlId baserowRowId }
   }
 }
 `,

@@ -2,6 +2,7 @@
 //! a Markdown table. Run them with `cargo run --release --bin bench -- [SCENARIO...]`.
 
 pub mod baserow_batching;
+pub mod full_sync;
 pub mod pacing;
 pub mod peer;
 

@@ -256,8 +256,8 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
     for target in targets {
         let target = Arc::new(target);
         let before = calls();
-        let cold = target.checked_query().await;
-        let cold = cold.with_context(|| format!("{}: cold query", target.name))?;
+        let checked = target.checked_query().await;
+        checked.with_context(|| format!("{}: cold query", target.name))?;
         let cold = since(before);
         load(&target, WARMUP).await;
         let before = calls();

@@ -16,6 +16,9 @@ const SCENARIOS: &[Scenario] = &[
     ("pacing", || {
         Box::pin(ghl_baserow_gateway::bench::pacing::run())
     }),
+    ("s1", || {
+        Box::pin(ghl_baserow_gateway::bench::full_sync::run())
+    }),
 ];
 
 #[tokio::main]

@@ -38,6 +38,8 @@ pub struct Demo {
     pub worker: tokio::task::JoinHandle<()>,
     /// The sync processor (applies webhook and poll events).
     pub sync: tokio::task::JoinHandle<()>,
+    /// The poller (none when `sync.poll_interval_secs = 0`).
+    pub poller: Option<tokio::task::JoinHandle<()>>,
     /// What it takes to point the simulators' webhooks at the gateway once it listens.
     pub wiring: WebhookWiring,
 }
@@ -167,6 +169,18 @@ pub async fn start_with(
     seed_data: bool,
     adjust: impl FnOnce(&mut Config),
 ) -> anyhow::Result<Demo> {
+    let ghl_config = GhlSimConfig::default().with_generated_tokens();
+    start_with_ghl(data_dir, seed_data, ghl_config, adjust).await
+}
+
+/// [`start_with`] over a GHL simulator configured by `ghl_config` (benchmarks use it for other
+/// rate limits); it needs a token with every scope (see [`GhlSimConfig::with_generated_tokens`]).
+pub async fn start_with_ghl(
+    data_dir: &Path,
+    seed_data: bool,
+    ghl_config: GhlSimConfig,
+    adjust: impl FnOnce(&mut Config),
+) -> anyhow::Result<Demo> {
     let secret = load_or_create_secret(data_dir)?;
     let db_path = data_dir.join("gateway.db");
     for suffix in ["", "-wal", "-shm"] {
@@ -176,7 +190,7 @@ pub async fn start_with(
     }
 
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let ghl = GhlSim::start(loopback, GhlSimConfig::default().with_generated_tokens()).await?;
+    let ghl = GhlSim::start(loopback, ghl_config).await?;
     let admin_email = "admin@demo.local".to_string();
     let admin_password = random_string(24);
     let baserow = BaserowSim::start(
@@ -205,7 +219,7 @@ pub async fn start_with(
     let mut config = demo_config(&secret, &db_path, &ghl, &ghl_token, &baserow, &provisioned)?;
     let webhook_secret = crate::backends::baserow::webhooks::generate_secret();
     config.sync.ghl_webhook_public_key = Some(ghl.webhook_public_key_base64());
-    config.sync.baserow_webhook_secret = Some(webhook_secret.clone());
+    config.baserow.webhook_secret = Some(webhook_secret.clone());
     adjust(&mut config);
     let gateway = Gateway::build(config).await?;
     if seed_data {
@@ -221,6 +235,12 @@ pub async fn start_with(
         gateway.clone(),
         Duration::from_millis(gateway.config.sync.processor_interval_ms),
     );
+    let poller = (gateway.config.sync.poll_interval_secs > 0).then(|| {
+        crate::sync::poller::spawn(
+            gateway.clone(),
+            Duration::from_secs(gateway.config.sync.poll_interval_secs),
+        )
+    });
     let token =
         authority(&secret).mint("demo", &Scope::ALL, Duration::from_secs(30 * 24 * 3600))?;
     Ok(Demo {
@@ -230,6 +250,7 @@ pub async fn start_with(
         token,
         worker,
         sync,
+        poller,
         wiring: WebhookWiring {
             admin: (
                 admin_email_for_webhooks,

@@ -12,6 +12,7 @@ pub mod loaders;
 pub mod mutation;
 mod operation;
 pub mod subscription;
+mod sync_mutation;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub struct Mutation(
     child_mutation::ChildMutation,
     business_mutation::BusinessMutation,
     operation::OperationMutation,
+    sync_mutation::SyncMutation,
 );
 
 pub type GatewaySchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -6,9 +6,15 @@
 //! `send_webhook_events=false`, and GHL writes are noted in an echo ledger that incoming events
 //! are matched against; anything else that agrees already is a no-op.
 
+pub mod audit_export;
+pub mod business;
 pub mod contacts;
+pub mod full;
+mod matching;
+pub mod poller;
 pub mod processor;
 pub mod signature;
+pub mod verify;
 pub mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering};

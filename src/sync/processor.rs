@@ -79,14 +79,11 @@ pub async fn drain(gateway: &Gateway) -> Result<usize, crate::store::StoreError>
 }
 
 async fn apply(gateway: &Gateway, event: &InboxEvent) -> Result<(), SyncError> {
-    let trigger = if event.source == "poll" {
-        "poll"
-    } else {
-        "webhook"
-    };
     let outcomes = match event.source.as_str() {
-        "ghl" => vec![apply_ghl(gateway, &event.payload, trigger).await?],
-        "baserow" => apply_baserow(gateway, &event.payload, trigger).await?,
+        "ghl" => vec![apply_ghl(gateway, &event.payload, "webhook").await?],
+        "poll-ghl" => vec![apply_ghl(gateway, &event.payload, "poll").await?],
+        "baserow" => apply_baserow(gateway, &event.payload, "webhook").await?,
+        "poll-baserow" => apply_baserow(gateway, &event.payload, "poll").await?,
         _ => vec![None],
     };
     for outcome in outcomes {
@@ -121,11 +118,13 @@ async fn apply_ghl(
                 payload["phone"].as_str(),
                 &tags,
             );
-            let echo = gateway
-                .store
-                .take_echo("ghl", id, &fingerprint)
-                .await
-                .map_err(|e| SyncError::Store(e.to_string()))?;
+            // Only webhooks echo: a poll reads whatever is current and leaves the ledger alone.
+            let echo = trigger == "webhook"
+                && gateway
+                    .store
+                    .take_echo("ghl", id, &fingerprint)
+                    .await
+                    .map_err(|e| SyncError::Store(e.to_string()))?;
             if echo {
                 SyncStats::bump(&gateway.sync_stats.echoes_dropped);
                 return Ok(Some(Applied::NothingToDo));

@@ -11,7 +11,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
@@ -61,17 +60,17 @@ pub async fn ghl(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
 
 /// Baserow: webhooks are not signed; the secret custom header set by `baserow init` is checked.
 pub async fn baserow(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(secret) = &state.gateway.config.sync.baserow_webhook_secret else {
+    let Some(secret) = &state.gateway.config.baserow.webhook_secret else {
         return answer(
             StatusCode::SERVICE_UNAVAILABLE,
-            "Baserow webhooks are not configured (sync.baserow_webhook_secret)",
+            "Baserow webhooks are not configured (baserow.webhook_secret; `baserow init` sets it)",
         );
     };
     let given = headers
         .get("x-gateway-webhook-secret")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !constant_time_eq(given.as_bytes(), secret.expose_secret().as_bytes()) {
+    if !crate::backends::baserow::webhooks::secret_matches(given, secret) {
         tracing::warn!("refused a Baserow webhook with a missing or wrong secret");
         return answer(StatusCode::UNAUTHORIZED, "bad secret");
     }
@@ -103,11 +102,4 @@ async fn enqueue(state: &AppState, source: &str, key: &str, event: &Value) -> Re
             answer(StatusCode::SERVICE_UNAVAILABLE, "try again")
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -341,10 +341,19 @@ async fn businesses_are_created_updated_and_deleted_in_both_systems() {
         .into_iter()
         .find(|b| b["id"] == business["ghlId"])
         .unwrap();
-    assert_eq!(in_ghl["phone"], "+14155550123");
+    assert_eq!(
+        in_ghl["phone"],
+        "+14155550123",
+        "DEBUG {created} {updated} {:?} {:?}",
+        app.ghl.businesses(),
+        link(&app, EntityKind::Business, &business["id"]).await
+    );
     assert_eq!(
         row(&app, Table::Businesses, &business["baserowRowId"]).unwrap()["phone"],
-        "+14155550123"
+        "+14155550123",
+        "DEBUG {created} {updated} {:?} {:?}",
+        rows(&app, Table::Businesses),
+        link(&app, EntityKind::Business, &business["id"]).await
     );
     let listed = app
         .graphql(

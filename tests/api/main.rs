@@ -10,3 +10,4 @@ mod reads;
 mod schema;
 mod subscriptions;
 mod sync;
+mod sync_batch;

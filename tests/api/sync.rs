@@ -13,8 +13,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_with};
 
+/// A gateway with both simulators' webhooks pointed at it; polling is off unless a test turns
+/// it on, so what arrives is what the test caused.
 async fn synced_app(adjust: impl FnOnce(&mut ghl_baserow_gateway::config::Config)) -> TestApp {
-    let app = spawn_app_with(adjust).await;
+    let app = spawn_app_with(|c| {
+        c.sync.poll_interval_secs = 0;
+        adjust(c);
+    })
+    .await;
     app.connect_webhooks().await;
     app
 }
@@ -381,4 +387,58 @@ async fn a_storm_of_duplicated_webhooks_converges_without_echo_writes() {
             "{data}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_change_whose_webhook_was_lost_is_picked_up_by_polling() {
+    let app = synced_app(|c| c.sync.poll_interval_secs = 0).await;
+    // The first pass sets the watermarks.
+    ghl_baserow_gateway::sync::poller::poll_once(&app.gateway)
+        .await
+        .unwrap();
+    app.ghl
+        .set_faults(ghl_baserow_gateway::sim::ghl::GhlFaults {
+            drop_webhook_rate: 1.0,
+            ..Default::default()
+        });
+    let contact = app.ghl.contacts()[6].clone();
+    let id = contact["id"].as_str().unwrap();
+    let email = contact["email"].as_str().unwrap().to_string();
+    ghl_call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/contacts/{id}"),
+        json!({"lastName": "Polled"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_ne!(
+        rows_with_email(&app, &email)[0]["last_name"],
+        "Polled",
+        "no webhook arrived"
+    );
+
+    let queued = ghl_baserow_gateway::sync::poller::poll_once(&app.gateway)
+        .await
+        .unwrap();
+    assert!(queued >= 1);
+    ghl_baserow_gateway::sync::processor::drain(&app.gateway)
+        .await
+        .unwrap();
+    // The background processor may have taken the event first.
+    eventually("Baserow to hold the polled change", async || {
+        rows_with_email(&app, &email)[0]["last_name"] == "Polled"
+    })
+    .await;
+    // A second pass sees the gateway's own write to Baserow, and writes nothing for it.
+    settled(&app).await;
+    let applied = SyncStats::get(&app.gateway.sync_stats.applied);
+    ghl_baserow_gateway::sync::poller::poll_once(&app.gateway)
+        .await
+        .unwrap();
+    ghl_baserow_gateway::sync::processor::drain(&app.gateway)
+        .await
+        .unwrap();
+    settled(&app).await;
+    assert_eq!(SyncStats::get(&app.gateway.sync_stats.applied), applied);
 }
