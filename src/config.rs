@@ -36,6 +36,33 @@ pub struct Config {
     pub journal: JournalConfig,
     #[serde(default)]
     pub sync: SyncConfig,
+    #[serde(default)]
+    pub read: ReadConfig,
+}
+
+/// Where the GHL side of a read comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadPolicy {
+    /// Ask GHL (through the cache) for the GHL side of every read.
+    #[default]
+    Live,
+    /// Serve the GHL side from Baserow, which the sync keeps current; ask GHL only for records
+    /// Baserow does not hold.
+    Mirror,
+}
+
+/// The read policy per type. GHL allows about 100 calls per 10 s per location: one live nested
+/// read of 50 contacts with tasks and notes spends all of it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadConfig {
+    #[serde(default)]
+    pub contacts: ReadPolicy,
+    #[serde(default)]
+    pub tasks: ReadPolicy,
+    #[serde(default)]
+    pub notes: ReadPolicy,
 }
 
 /// What happens to a record deleted directly in one system.

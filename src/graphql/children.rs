@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
+    contact::Freshness,
     errors, ids,
     loaders::{BaserowNotesKey, BaserowTasksKey, GhlNotesKey, GhlTasksKey},
 };
@@ -56,6 +57,16 @@ impl Task {
         )
     }
 
+    /// Where this task's GHL side was read from, and how old it can be.
+    async fn freshness(&self, ctx: &Context<'_>) -> Result<Freshness> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        Ok(Freshness::of(
+            gateway,
+            gateway.config.read.tasks,
+            &self.0.link,
+        ))
+    }
+
     async fn completed(&self) -> bool {
         match (&self.0.ghl, &self.0.baserow) {
             (Some(t), _) => t.completed,
@@ -87,6 +98,16 @@ impl Note {
             self.0.ghl.as_ref().and_then(|n| n.body.as_deref()),
             self.0.baserow.as_ref().and_then(|r| r.body.as_deref()),
         )
+    }
+
+    /// Where this note's GHL side was read from, and how old it can be.
+    async fn freshness(&self, ctx: &Context<'_>) -> Result<Freshness> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        Ok(Freshness::of(
+            gateway,
+            gateway.config.read.notes,
+            &self.0.link,
+        ))
     }
 
     /// When the note was written (ISO 8601).
@@ -149,17 +170,46 @@ async fn pair<G: Clone, B: Side + Clone>(
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let links = gateway
-        .store
-        .ensure_links(&candidates)
-        .await
-        .map_err(|e| errors::store(&e))?;
+    // Reads first: on the hot path every child is linked already, and a read costs no write
+    // transaction. Only what is new (or newly paired) goes through `ensure_links`.
+    let ghl_ids: Vec<String> = ghl.iter().map(|(id, _)| id.clone()).collect();
+    let row_ids: Vec<i64> = baserow.iter().map(|(id, _)| *id).collect();
+    let (by_ghl, by_row) = futures::try_join!(
+        gateway.store.links_by_ghl_ids(kind, &ghl_ids),
+        gateway.store.links_by_baserow_ids(kind, &row_ids),
+    )
+    .map_err(|e| errors::store(&e))?;
+    let mut links: HashMap<uuid::Uuid, Link> = by_ghl
+        .into_iter()
+        .chain(by_row)
+        .map(|l| (l.id, l))
+        .collect();
+    let known = |c: &Link| {
+        links.values().any(|l| {
+            let same_ghl = c.ghl_id.is_some() && l.ghl_id == c.ghl_id;
+            let same_row = c.baserow_row_id.is_some() && l.baserow_row_id == c.baserow_row_id;
+            match (&c.ghl_id, c.baserow_row_id) {
+                (Some(_), Some(_)) => same_ghl && same_row,
+                _ => same_ghl || same_row,
+            }
+        })
+    };
+    let new: Vec<Link> = candidates.into_iter().filter(|c| !known(c)).collect();
+    if !new.is_empty() {
+        let made = gateway
+            .store
+            .ensure_links(&new)
+            .await
+            .map_err(|e| errors::store(&e))?;
+        links.extend(made.into_iter().map(|l| (l.id, l)));
+    }
+    let mut links: Vec<Link> = links.into_values().collect();
+    // Gateway ids are time-ordered: children list in the order the gateway first saw them.
+    links.sort_by_key(|l| l.id);
     let ghl: HashMap<String, G> = ghl.into_iter().collect();
     let baserow: HashMap<i64, B> = baserow.into_iter().collect();
-    let mut seen = std::collections::HashSet::new();
     Ok(links
         .into_iter()
-        .filter(|l| seen.insert(l.id))
         .map(|link| {
             let g = link.ghl_id.as_ref().and_then(|id| ghl.get(id).cloned());
             let b = link.baserow_row_id.and_then(|id| baserow.get(&id).cloned());
@@ -172,6 +222,8 @@ pub async fn load_tasks(gateway: &Gateway, parent: &Link) -> Result<Vec<Task>> {
     let (ghl, baserow) = futures::try_join!(
         async {
             match &parent.ghl_id {
+                // Mirror: Baserow holds this contact's tasks; GHL is not asked.
+                Some(_) if mirrored(gateway.config.read.tasks, parent) => Ok(None),
                 Some(id) => gateway.loader.load_one(GhlTasksKey(id.clone())).await,
                 None => Ok(None),
             }
@@ -201,6 +253,8 @@ pub async fn load_notes(gateway: &Gateway, parent: &Link) -> Result<Vec<Note>> {
     let (ghl, baserow) = futures::try_join!(
         async {
             match &parent.ghl_id {
+                // Mirror: Baserow holds this contact's notes; GHL is not asked.
+                Some(_) if mirrored(gateway.config.read.notes, parent) => Ok(None),
                 Some(id) => gateway.loader.load_one(GhlNotesKey(id.clone())).await,
                 None => Ok(None),
             }
@@ -281,4 +335,9 @@ impl ChildQuery {
         let notes = load_notes(gateway, &parent).await?;
         Ok(notes.into_iter().find(|n| n.0.link.id == link.id))
     }
+}
+
+/// Under the mirror policy a parent that Baserow holds is read from Baserow alone.
+pub fn mirrored(policy: crate::config::ReadPolicy, parent: &Link) -> bool {
+    policy == crate::config::ReadPolicy::Mirror && parent.baserow_row_id.is_some()
 }

@@ -117,13 +117,30 @@ impl Contact {
         self.merged(ctx, ContactField::CompanyName)
     }
 
-    /// GHL tags.
+    /// Tags: GHL's, or Baserow's `tags` field when GHL is not read.
     async fn tags(&self) -> Vec<String> {
-        self.0
-            .ghl
-            .as_ref()
-            .map(|c| c.tags.clone())
-            .unwrap_or_default()
+        match (&self.0.ghl, &self.0.baserow) {
+            (Some(c), _) => c.tags.clone(),
+            (None, Some(r)) => r
+                .tags
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// Where this contact's GHL side was read from, and how old it can be.
+    async fn freshness(&self, ctx: &Context<'_>) -> Result<Freshness> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        Ok(Freshness::of(
+            gateway,
+            gateway.config.read.contacts,
+            &self.0.link,
+        ))
     }
 
     /// When the contact was created (GHL `dateAdded`).
@@ -220,11 +237,50 @@ fn latest(a: Option<String>, b: Option<String>) -> Option<String> {
     }
 }
 
+/// How a record's GHL side was obtained.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ServedFrom {
+    /// Read from GHL (possibly from the gateway's cache).
+    Ghl,
+    /// Read from Baserow, which the sync keeps current (read policy `mirror`).
+    BaserowMirror,
+}
+
+/// What a client got: where the GHL side came from, and the bound on its age.
+#[derive(SimpleObject)]
+pub struct Freshness {
+    pub served_from: ServedFrom,
+    /// The oldest the data can be, in seconds: the cache TTL for GHL reads; for the mirror, the
+    /// cache TTL plus the polling interval (webhooks usually deliver within seconds; polling
+    /// bounds what they miss). Null when polling is off and the bound rests on webhooks alone.
+    pub max_staleness_seconds: Option<u64>,
+}
+
+impl Freshness {
+    pub fn of(gateway: &Gateway, policy: crate::config::ReadPolicy, link: &Link) -> Self {
+        let ttl = gateway.config.cache.ttl_secs;
+        if super::children::mirrored(policy, link) {
+            let poll = gateway.config.sync.poll_interval_secs;
+            Freshness {
+                served_from: ServedFrom::BaserowMirror,
+                max_staleness_seconds: (poll > 0).then_some(ttl + poll),
+            }
+        } else {
+            Freshness {
+                served_from: ServedFrom::Ghl,
+                max_staleness_seconds: Some(ttl),
+            }
+        }
+    }
+}
+
 /// Loads both sides of many linked contacts: one batched Baserow read, and GHL reads through
 /// the shared loader (which de-duplicates and caches).
 pub async fn load_contacts(gateway: &Gateway, links: Vec<Link>) -> Result<Vec<ContactRecord>> {
+    let policy = gateway.config.read.contacts;
     let ghl_keys: Vec<GhlContactKey> = links
         .iter()
+        .filter(|l| !super::children::mirrored(policy, l))
         .filter_map(|l| l.ghl_id.clone().map(GhlContactKey))
         .collect();
     let baserow_keys: Vec<BaserowContactKey> = links

@@ -41,6 +41,9 @@ pub struct Submitted {
     pub replayed: bool,
 }
 
+/// How long an execution holds an operation before another worker may take it over.
+const LEASE: Duration = Duration::from_secs(120);
+
 /// How long a request keeps retrying before it returns `PENDING` and leaves the rest to the worker.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(4);
 
@@ -76,6 +79,11 @@ pub async fn submit_as(
     op.trigger = trigger.to_string();
     // The request executes it right away; a worker that finds it later knows an attempt began.
     op.attempts = 1;
+    // The request holds it as a worker holds a claimed operation: a worker that picked it up
+    // meanwhile would run the same create concurrently, and a create whose marker is a list
+    // match (tasks, notes, businesses) cannot tell the request's own write from a leftover.
+    // Saving the outcome sets the real next attempt; after a crash the worker resumes it then.
+    op.next_attempt_at = Some(Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default());
     let key = key.map(|(subject, key)| IdempotencyKey {
         request_hash: request_hash(action.kind(), None, &op.input),
         subject,
@@ -307,10 +315,7 @@ fn publish(gateway: &Gateway, action: &Action, op: &OperationRecord, link: &Link
 /// Resumes every operation that is due: after a restart, after a crash, or after a request that
 /// returned `PENDING`. Returns how many it executed.
 pub async fn run_due(gateway: &Gateway, limit: u32) -> Result<usize, StoreError> {
-    let due = gateway
-        .store
-        .claim_due_operations(Duration::from_secs(120), limit)
-        .await?;
+    let due = gateway.store.claim_due_operations(LEASE, limit).await?;
     let count = due.len();
     for mut op in due {
         op.attempts += 1;

@@ -165,3 +165,59 @@ async fn a_query_deeper_than_the_limit_is_refused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_mirror_policy_reads_tasks_and_notes_from_baserow_alone() {
+    use ghl_baserow_gateway::config::ReadPolicy;
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.read.tasks = ReadPolicy::Mirror;
+        c.read.notes = ReadPolicy::Mirror;
+    })
+    .await;
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let data = app
+        .graphql(
+            r#"{ contacts(first: 20) { edges { node { freshness { servedFrom maxStalenessSeconds }
+                tasks { title freshness { servedFrom } } notes { body } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        app.gateway.calls.total("ghl"),
+        20,
+        "{:?}",
+        app.gateway.calls.snapshot()
+    );
+    assert_eq!(app.gateway.calls.total("baserow"), 3);
+    let node = &data["contacts"]["edges"][0]["node"];
+    assert_eq!(node["freshness"]["servedFrom"], "GHL");
+    assert_eq!(node["freshness"]["maxStalenessSeconds"], 30);
+    assert_eq!(
+        node["tasks"][0]["freshness"]["servedFrom"],
+        "BASEROW_MIRROR"
+    );
+    assert_eq!(node["tasks"].as_array().unwrap().len(), 2);
+    assert!(node["tasks"][0]["title"].is_string());
+}
+
+#[tokio::test]
+async fn with_everything_mirrored_a_nested_read_makes_no_ghl_call() {
+    use ghl_baserow_gateway::config::ReadPolicy;
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.read.contacts = ReadPolicy::Mirror;
+        c.read.tasks = ReadPolicy::Mirror;
+        c.read.notes = ReadPolicy::Mirror;
+    })
+    .await;
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let data = app.graphql(NESTED, json!({})).await;
+    assert_eq!(app.gateway.calls.total("ghl"), 0);
+    assert_eq!(app.gateway.calls.total("baserow"), 3);
+    let first = &data["contacts"]["edges"][0]["node"];
+    assert!(
+        first["email"].is_string() && first["name"].is_string(),
+        "{first}"
+    );
+}

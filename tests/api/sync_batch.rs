@@ -92,13 +92,13 @@ fn config_file(app: &TestApp) -> std::path::PathBuf {
     path
 }
 
-fn cli(args: &[&str], config: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ghl-baserow-gateway"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("runs")
+/// Runs the binary off the test's runtime, which keeps serving the simulators meanwhile.
+async fn cli(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ghl-baserow-gateway"));
+    command.args(args).arg("--config").arg(config);
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -143,7 +143,7 @@ async fn a_dry_run_prints_the_plan_and_changes_nothing() {
             .any(|a| matches!(a, PlannedAction::CreateInBaserow { ghl_id: g, .. } if *g == ghl_id))
     );
 
-    let out = cli(&["sync", "--full", "--dry-run"], &config_file(&app));
+    let out = cli(&["sync", "--full", "--dry-run"], &config_file(&app)).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -264,7 +264,7 @@ async fn verify_is_clean_on_the_seeded_demo_and_from_the_cli() {
     assert_eq!(report.checked.get("task"), Some(&40));
     assert_eq!(report.checked.get("note"), Some(&40));
 
-    let out = cli(&["sync", "verify"], &config_file(&app));
+    let out = cli(&["sync", "verify"], &config_file(&app)).await;
     assert!(
         out.status.success(),
         "{}",
@@ -338,7 +338,7 @@ async fn verify_reports_each_kind_of_difference() {
         report.differences
     );
 
-    let out = cli(&["sync", "verify"], &config_file(&app));
+    let out = cli(&["sync", "verify"], &config_file(&app)).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("missing: contact"));
 }
@@ -433,7 +433,8 @@ async fn audit_export_prints_every_entry_since_a_moment_as_json_lines() {
     let out = cli(
         &["audit", "export", "--since", &since.to_rfc3339()],
         &config_file(&app),
-    );
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",

@@ -8,7 +8,10 @@ use crate::support::{each_store, link};
 async fn ensure_links_fills_the_missing_side_of_an_existing_link() {
     each_store(|store| async move {
         let ghl_only = link(EntityKind::Task, Some("t1"), None);
-        let first = store.ensure_links(&[ghl_only.clone()]).await.unwrap();
+        let first = store
+            .ensure_links(std::slice::from_ref(&ghl_only))
+            .await
+            .unwrap();
         assert_eq!(first, vec![ghl_only.clone()]);
 
         let both = link(EntityKind::Task, Some("t1"), Some(7));
