@@ -57,7 +57,7 @@ const SHORT: Profile = Profile {
     clients: 8,
     kills: 3,
     give_up_after: Duration::from_secs(30),
-    settle_limit: Duration::from_secs(40),
+    settle_limit: Duration::from_secs(45),
 };
 
 const LONG: Profile = Profile {
@@ -637,8 +637,18 @@ async fn check(
                 ("Baserow", comparable(field, text(b, row_key))),
             ] {
                 if got != expected {
+                    let told: Vec<String> = history
+                        .iter()
+                        .filter(|s| s.change.get(key).is_some())
+                        .map(|s| {
+                            let at_ack = s.ack.as_ref().map_or("-", |a| a.status.as_str());
+                            format!("{} {} (answered {at_ack})", s.kind, s.change[key])
+                        })
+                        .collect();
                     f.missing.push(format!(
-                        "{email}: {system} {key} {got:?}, acknowledged {expected:?}"
+                        "{email}: {system} {key} {got:?}, acknowledged {expected:?}; \
+                         in order: {}",
+                        told.join(", ")
                     ));
                 }
             }
@@ -711,6 +721,26 @@ async fn check(
         }
     }
     f
+}
+
+/// When each pending operation's worker lease ends (read from the store file directly: the
+/// `Store` trait does not expose leases), to tell a stuck operation from a leased one.
+async fn leases(store_url: &str) -> HashMap<String, String> {
+    use sqlx::Row as _;
+    let Ok(pool) = sqlx::SqlitePool::connect(store_url).await else {
+        return HashMap::new();
+    };
+    let rows = sqlx::query("SELECT id, lease_until FROM operations WHERE status = 'PENDING'")
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+    rows.iter()
+        .filter_map(|r| {
+            let id: String = r.try_get("id").ok()?;
+            let lease: Option<String> = r.try_get("lease_until").ok()?;
+            Some((id, lease.unwrap_or_else(|| "none".into())))
+        })
+        .collect()
 }
 
 fn profile() -> &'static Profile {
@@ -867,7 +897,13 @@ async fn acknowledged_mutations_survive_faults_and_sigkill() {
     // The faults stop; the worker of the last process finishes what is pending.
     ghl.set_faults(GhlFaults::default());
     baserow.set_faults(BaserowFaults::default());
-    let pending = settle(&load, profile.settle_limit).await;
+    let settle_limit = std::env::var("CHAOS_SETTLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(profile.settle_limit, Duration::from_secs);
+    let settle_started = Instant::now();
+    let pending = settle(&load, settle_limit).await;
+    let settle_time = settle_started.elapsed();
     let sent = load.log.lock().unwrap().clone();
     let mut final_status = HashMap::new();
     for s in &sent {
@@ -907,9 +943,16 @@ async fn acknowledged_mutations_survive_faults_and_sigkill() {
     for (kind, (n, statuses)) in &kinds {
         eprintln!("  {kind}: {n} {statuses:?}");
     }
-    eprintln!("  still PENDING after the settle wait: {}", pending.len());
+    eprintln!(
+        "  settled in {:.1} s; still PENDING after the wait: {}",
+        settle_time.as_secs_f64(),
+        pending.len()
+    );
+    let leases = leases(&store).await;
     for p in &pending {
-        eprintln!("    {p}");
+        let id = p["id"].as_str().unwrap_or_default();
+        let lease = leases.get(id).map_or("none", String::as_str);
+        eprintln!("    {p} lease_until {lease}");
     }
     eprintln!("{:<40}{:>8}{:>14}", "", "checker", "sync verify");
     let rows = [
@@ -935,7 +978,10 @@ async fn acknowledged_mutations_survive_faults_and_sigkill() {
     }
     assert!(
         pending.is_empty(),
-        "operations still PENDING after the settle wait"
+        "{} operations still PENDING after {:.0} s (see lease_until above: a worker that \
+         claimed them before SIGKILL holds them for its lease)",
+        pending.len(),
+        settle_limit.as_secs_f64()
     );
     for (name, list, verified) in rows {
         assert_eq!((list.len(), verified), (0, 0), "{name}");

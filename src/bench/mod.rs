@@ -5,6 +5,8 @@ pub mod baserow_batching;
 pub mod full_sync;
 pub mod pacing;
 pub mod peer;
+pub mod read_graph;
+pub mod write_path;
 
 use std::fmt::Write as _;
 

@@ -19,6 +19,12 @@ const SCENARIOS: &[Scenario] = &[
     ("s1", || {
         Box::pin(ghl_baserow_gateway::bench::full_sync::run())
     }),
+    ("r1", || {
+        Box::pin(ghl_baserow_gateway::bench::read_graph::run())
+    }),
+    ("w1", || {
+        Box::pin(ghl_baserow_gateway::bench::write_path::run())
+    }),
 ];
 
 #[tokio::main]

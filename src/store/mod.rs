@@ -252,7 +252,7 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("store holds unreadable data: {0}")]
     Corrupt(String),
-    #[error("unsupported store url {0:?}: use sqlite://PATH")]
+    #[error("unsupported store url {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
     UnsupportedUrl(String),
 }
 

@@ -8,6 +8,7 @@
 
 pub mod audit_export;
 pub mod business;
+pub mod children;
 pub mod contacts;
 pub mod full;
 mod matching;
@@ -32,6 +33,9 @@ pub enum SyncError {
     Baserow(#[from] BaserowError),
     #[error("store: {0}")]
     Store(String),
+    /// The record has a journal operation in flight; the event waits for it.
+    #[error("the record is being written by the gateway; will retry")]
+    Busy,
 }
 
 /// Counters of what the processor did, for tests, benchmarks and metrics.

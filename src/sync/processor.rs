@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::{
-    SyncError, SyncStats,
+    SyncError, SyncStats, children,
     contacts::{self, Applied, Side},
     ghl_fingerprint,
 };
@@ -61,18 +61,26 @@ pub async fn drain(gateway: &Gateway) -> Result<usize, crate::store::StoreError>
         for event in events {
             handled += 1;
             let result = apply(gateway, &event).await;
-            let error = match &result {
-                Ok(_) => None,
+            let (error, retry) = match &result {
+                Ok(_) => (None, Duration::ZERO),
+                // Waiting for the journal is not a failure: look again shortly.
+                Err(SyncError::Busy) => (Some("busy".to_string()), Duration::from_millis(500)),
                 Err(e) => {
                     SyncStats::bump(&gateway.sync_stats.failed);
                     tracing::warn!(event = %event.id, error = %e, "sync event failed; will retry");
-                    Some(e.to_string())
+                    let wait = Duration::from_secs(2u64.saturating_pow(event.attempts.min(8)));
+                    (Some(e.to_string()), wait)
                 }
             };
-            let retry = Duration::from_secs(2u64.saturating_pow(event.attempts.min(8)));
+            // A busy event does not use up its attempts as fast: allow more of them.
+            let max = if matches!(result, Err(SyncError::Busy)) {
+                MAX_ATTEMPTS * 10
+            } else {
+                MAX_ATTEMPTS
+            };
             gateway
                 .store
-                .finish_event(event.id, error.as_deref(), retry, MAX_ATTEMPTS)
+                .finish_event(event.id, error.as_deref(), retry, max)
                 .await?;
         }
     }
@@ -139,7 +147,26 @@ async fn apply_ghl(
                 .ghl_contacts
                 .insert(GhlContactKey(id.to_string()), Some(current.clone()))
                 .await;
+            // A contact the gateway itself created carries its entity id as a marker: until
+            // that operation is finished, the journal owns the record.
+            if let Some(entity) = current
+                .source
+                .as_deref()
+                .and_then(|s| s.strip_prefix("ghl-baserow-gateway "))
+                .and_then(|s| uuid::Uuid::parse_str(s.trim()).ok())
+            {
+                let linked = gateway
+                    .store
+                    .links_by_ids(EntityKind::Contact, &[entity])
+                    .await
+                    .map_err(|e| SyncError::Store(e.to_string()))?;
+                if linked.iter().all(|l| l.ghl_id.as_deref() != Some(id)) {
+                    busy_if_pending(gateway, entity).await?;
+                    return Ok(Some(Applied::NothingToDo));
+                }
+            }
             let link = contacts::link_for_ghl(gateway, id).await?;
+            busy_if_pending(gateway, link.id).await?;
             let row = current_row(gateway, link.baserow_row_id).await?;
             contacts::reconcile(
                 gateway,
@@ -169,7 +196,82 @@ async fn apply_ghl(
                 .await
                 .map(Some)
         }
+        "TaskCreate" | "TaskComplete" | "TaskDelete" => {
+            children::ghl_task(gateway, payload, trigger)
+                .await
+                .map(Some)
+        }
+        "NoteCreate" | "NoteUpdate" | "NoteDelete" => children::ghl_note(gateway, payload, trigger)
+            .await
+            .map(Some),
         _ => Ok(None),
+    }
+}
+
+/// A Baserow event on the Tasks or Notes table.
+async fn apply_baserow_children(
+    gateway: &Gateway,
+    kind: EntityKind,
+    payload: &Value,
+    trigger: &str,
+) -> Result<Vec<Option<Applied>>, SyncError> {
+    let mut outcomes = Vec::new();
+    match payload["event_type"].as_str().unwrap_or_default() {
+        "rows.created" | "rows.updated" => {
+            let items = payload["items"].as_array().cloned().unwrap_or_default();
+            for row_id in items.iter().filter_map(|i| i["id"].as_i64()) {
+                let applied = match kind {
+                    EntityKind::Task => children::baserow_task(gateway, row_id, trigger).await?,
+                    _ => children::baserow_note(gateway, row_id, trigger).await?,
+                };
+                outcomes.push(Some(applied));
+            }
+        }
+        "rows.deleted" => {
+            let table = if kind == EntityKind::Task {
+                Table::Tasks
+            } else {
+                Table::Notes
+            };
+            let ids: Vec<i64> = payload["row_ids"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                .unwrap_or_default();
+            for row_id in ids {
+                match gateway.baserow.get_row::<Value>(table, row_id).await {
+                    Ok(_) => outcomes.push(Some(Applied::NothingToDo)),
+                    Err(BaserowError::NotFound { .. }) => outcomes.push(Some(
+                        children::child_deleted(
+                            gateway,
+                            kind,
+                            None,
+                            Some(row_id),
+                            Side::Baserow,
+                            trigger,
+                        )
+                        .await?,
+                    )),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        _ => outcomes.push(None),
+    }
+    Ok(outcomes)
+}
+
+/// An entity with an operation still executing is left to the journal: the event is tried
+/// again later, when the journal's write is complete and can be compared with.
+async fn busy_if_pending(gateway: &Gateway, entity: uuid::Uuid) -> Result<(), SyncError> {
+    let pending = gateway
+        .store
+        .pending_entities(&[entity])
+        .await
+        .map_err(|e| SyncError::Store(e.to_string()))?;
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(SyncError::Busy)
     }
 }
 
@@ -222,8 +324,14 @@ async fn apply_baserow(
     payload: &Value,
     trigger: &str,
 ) -> Result<Vec<Option<Applied>>, SyncError> {
-    let contacts_table = gateway.baserow.table_id(Table::Contacts);
-    if payload["table_id"].as_u64() != Some(contacts_table) {
+    let table = payload["table_id"].as_u64();
+    if table == Some(gateway.baserow.table_id(Table::Tasks)) {
+        return apply_baserow_children(gateway, EntityKind::Task, payload, trigger).await;
+    }
+    if table == Some(gateway.baserow.table_id(Table::Notes)) {
+        return apply_baserow_children(gateway, EntityKind::Note, payload, trigger).await;
+    }
+    if table != Some(gateway.baserow.table_id(Table::Contacts)) {
         return Ok(vec![None]);
     }
     let mut outcomes = Vec::new();
@@ -239,6 +347,7 @@ async fn apply_baserow(
                     continue;
                 };
                 let link = contacts::link_for_row(gateway, &row).await?;
+                busy_if_pending(gateway, link.id).await?;
                 let ghl = current_ghl(gateway, link.ghl_id.as_deref()).await?;
                 let applied = contacts::reconcile(
                     gateway,

@@ -110,15 +110,17 @@ async fn a_contact_created_in_ghl_appears_in_baserow_linked() {
         rows_with_email(&app, "direct@ghl.example").len() == 1
     })
     .await;
-    let row = &rows_with_email(&app, "direct@ghl.example")[0];
+    let row = rows_with_email(&app, "direct@ghl.example")[0].clone();
     assert_eq!(row["first_name"], "Direct");
-    let data = app
-        .graphql(
-            "query($id: String!) { contactByGhlId(ghlId: $id) { baserowRowId syncState { status } } }",
-            json!({"id": ghl_id}),
-        )
-        .await;
-    assert_eq!(data["contactByGhlId"]["baserowRowId"], row["id"]);
+    let query =
+        "query($id: String!) { contactByGhlId(ghlId: $id) { baserowRowId syncState { status } } }";
+    // The link is saved when the journal's operation completes, just after the row appears.
+    eventually("the store to link both records", async || {
+        let data = app.graphql(query, json!({"id": ghl_id})).await;
+        data["contactByGhlId"]["baserowRowId"] == row["id"]
+    })
+    .await;
+    let data = app.graphql(query, json!({"id": ghl_id})).await;
     assert_eq!(data["contactByGhlId"]["syncState"]["status"], "IN_SYNC");
 }
 
@@ -441,4 +443,62 @@ async fn a_change_whose_webhook_was_lost_is_picked_up_by_polling() {
         .unwrap();
     settled(&app).await;
     assert_eq!(SyncStats::get(&app.gateway.sync_stats.applied), applied);
+}
+
+#[tokio::test]
+async fn a_task_created_in_ghl_and_a_note_written_in_baserow_reach_the_other_system() {
+    let app = synced_app(|_| {}).await;
+    let contact = app.ghl.contacts()[7].clone();
+    let ghl_id = contact["id"].as_str().unwrap().to_string();
+    let link = app
+        .gateway
+        .store
+        .links_by_ghl_ids(
+            ghl_baserow_gateway::store::EntityKind::Contact,
+            &[ghl_id.clone()],
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let row = link.baserow_row_id.unwrap();
+    ghl_call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/contacts/{ghl_id}/tasks"),
+        json!({"title": "Call back from GHL", "dueDate": "2026-12-24T10:00:00Z", "completed": false}),
+    )
+    .await;
+    let tasks_table = app.gateway.baserow.table_id(Table::Tasks);
+    eventually("the task in Baserow under the contact's row", async || {
+        app.baserow
+            .rows(tasks_table)
+            .iter()
+            .any(|r| r["title"] == "Call back from GHL" && r["contact"][0]["id"] == row)
+    })
+    .await;
+
+    let notes_table = app.gateway.baserow.table_id(Table::Notes);
+    let response = app
+        .http
+        .post(format!(
+            "{}/api/database/rows/table/{notes_table}/?user_field_names=true",
+            app.baserow.base_url()
+        ))
+        .header(
+            "Authorization",
+            format!("Token {}", app.gateway.config.baserow.token.expose_secret()),
+        )
+        .json(&json!({"title": "From Baserow", "body": "Written in the table", "contact": [row]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    eventually("the note in GHL", async || {
+        app.ghl
+            .notes_of(&ghl_id)
+            .iter()
+            .any(|n| n["body"] == "Written in the table")
+    })
+    .await;
+    settled(&app).await;
 }

@@ -1,0 +1,158 @@
+//! W1, the write path: `createContact` from 16 concurrent clients, both simulators adding
+//! 20 ms per call (GHL's burst budget out of the way, so pacing is not what is measured).
+//! p50 and p99 against the floor of one round trip to the slower system, and mutations per
+//! second; the upstream calls per mutation, per route, explain the gap.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::Figure;
+use super::read_graph::{LATENCY, Rig, Target, load, ms, percentile, route_delta};
+
+const SCENARIO: &str = "w1";
+const CLIENTS: usize = 16;
+const MUTATIONS: usize = 800;
+const WARMUP: usize = 32;
+const SERIAL_SAMPLES: usize = 20;
+
+const MUTATION: &str = "mutation($input: CreateContactInput!) { createContact(input: $input) { \
+    contact { id } operation { id status } } }";
+
+fn body(run: &str, i: usize) -> Value {
+    json!({ "query": MUTATION, "variables": { "input": {
+        "firstName": "Write", "lastName": format!("N{i}"),
+        "email": format!("w1-{run}-{i}@example.com"),
+        "phone": format!("+1415{:07}", 1_000_000 + i),
+    } } })
+}
+
+fn succeeded(answer: &Value) -> bool {
+    answer.pointer("/data/createContact/operation/status") == Some(&json!("SUCCEEDED"))
+}
+
+pub async fn run() -> anyhow::Result<Vec<Figure>> {
+    let rig = Rig::start("w1-bench").await?;
+    let result = measure(&rig).await;
+    rig.stop().await;
+    result
+}
+
+async fn measure(rig: &Rig) -> anyhow::Result<Vec<Figure>> {
+    rig.add_latency();
+    let run = crate::demo::random_string(6).to_lowercase();
+    let target = Arc::new(Target {
+        http: reqwest::Client::new(),
+        url: rig.url.clone(),
+        token: Some(rig.token.clone()),
+        body: Box::new(move |i| body(&run, i)),
+        accept: succeeded,
+    });
+    // One at a time first: the latency with nothing else in flight, and the calls it makes.
+    let (before, ghl_routes, baserow_routes) = (
+        rig.calls(),
+        rig.ghl.requests_by_route(),
+        rig.baserow.requests_by_route(),
+    );
+    let mut serial = Vec::new();
+    for i in 0..SERIAL_SAMPLES {
+        let sent = Instant::now();
+        target.send(MUTATIONS + WARMUP + i).await?;
+        serial.push(sent.elapsed());
+    }
+    serial.sort();
+    let after = rig.calls();
+    let per = |n: u64| n as f64 / SERIAL_SAMPLES as f64;
+    let calls = (
+        per(after.0.saturating_sub(before.0)),
+        per(after.1.saturating_sub(before.1)),
+    );
+    let routes = |before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>| {
+        route_delta(before, after)
+            .into_iter()
+            .map(|(n, r)| format!("{:.1}× {r}", per(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let ghl_routes = routes(&ghl_routes, &rig.ghl.requests_by_route());
+    let baserow_routes = routes(&baserow_routes, &rig.baserow.requests_by_route());
+
+    // Offsets keep every email and phone unique across the phases.
+    let warm = Arc::new(Target {
+        http: target.http.clone(),
+        url: target.url.clone(),
+        token: target.token.clone(),
+        body: Box::new({
+            let run = crate::demo::random_string(6).to_lowercase();
+            move |i| body(&run, MUTATIONS + SERIAL_SAMPLES + WARMUP + i)
+        }),
+        accept: succeeded,
+    });
+    load(&warm, WARMUP, CLIENTS).await;
+    let measured = load(&target, MUTATIONS, CLIENTS).await;
+
+    let floor = LATENCY;
+    let (p50, p99) = (
+        measured.percentile(0.5).unwrap_or_default(),
+        measured.percentile(0.99).unwrap_or_default(),
+    );
+    let mut out = Vec::new();
+    let row = |metric: &str, value: String, target: &str, met: Option<bool>| {
+        Figure::new(SCENARIO, metric, value, target, met)
+    };
+    let target_p50 = floor.mul_f64(1.5);
+    out.push(row(
+        &format!("createContact p50 at {CLIENTS} clients (floor: 1 round trip, 20 ms)"),
+        format!("{:.1} ms", ms(p50)),
+        &format!("≤ {:.0} ms (floor × 1.5)", ms(target_p50)),
+        Some(p50 <= target_p50),
+    ));
+    out.push(row(
+        &format!("createContact p99 at {CLIENTS} clients"),
+        format!("{:.1} ms", ms(p99)),
+        "-",
+        None,
+    ));
+    let mut value = format!(
+        "{:.0} ({} ok, {} failed in {:.1} s)",
+        measured.per_second(),
+        measured.ok,
+        measured.failed,
+        measured.elapsed.as_secs_f64()
+    );
+    if let Some(e) = &measured.first_error {
+        let e: String = e.chars().take(160).collect();
+        value.push_str(&format!("; first error: {e}"));
+    }
+    out.push(row(
+        &format!("mutations/s at {CLIENTS} clients"),
+        value,
+        "-",
+        None,
+    ));
+    out.push(row(
+        "one client alone: p50 / max",
+        format!(
+            "{:.1} ms / {:.1} ms",
+            ms(percentile(&serial, 0.5).unwrap_or_default()),
+            ms(serial.last().copied().unwrap_or(Duration::ZERO))
+        ),
+        "-",
+        None,
+    ));
+    out.push(row(
+        "upstream calls per createContact: GHL",
+        format!("{:.1} ({ghl_routes})", calls.0),
+        "-",
+        None,
+    ));
+    out.push(row(
+        "upstream calls per createContact: Baserow",
+        format!("{:.1} ({baserow_routes})", calls.1),
+        "-",
+        None,
+    ));
+    Ok(out)
+}
