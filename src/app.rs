@@ -1,6 +1,7 @@
-//! The HTTP surface: `/graphql`, `/playground`, `/healthz`, all on one axum router.
+//! The HTTP surface: `/graphql`, `/playground`, `/healthz`, `/readyz`, `/metrics`, all on one
+//! axum router, every request with an `x-request-id` (see [`crate::ops::correlation`]).
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Instant};
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
@@ -19,6 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     graphql::{self, GatewaySchema, mutation::IdempotencyHeader},
+    ops::{self, Ops, RequestId},
     state::Gateway,
     sync::{signature::GhlVerifier, webhooks},
 };
@@ -32,6 +34,8 @@ pub struct AppState {
     pub playground_token: Option<String>,
     /// Verifies GHL webhook signatures; `None` when no public key is configured.
     pub ghl_verifier: Option<GhlVerifier>,
+    /// Readiness cache and metrics.
+    pub ops: Ops,
 }
 
 /// Where the built playground lives (`npm --prefix playground run build`).
@@ -55,6 +59,7 @@ pub fn router(gateway: Arc<Gateway>, playground_token: Option<String>) -> Router
         gateway,
         playground_token,
         ghl_verifier,
+        ops: Ops::default(),
     };
     let router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_handler))
@@ -65,13 +70,16 @@ pub fn router(gateway: Arc<Gateway>, playground_token: Option<String>) -> Router
         .route("/webhooks/ghl", axum::routing::post(webhooks::ghl))
         .route("/webhooks/baserow", axum::routing::post(webhooks::baserow))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(ops::readyz::handler))
+        .route("/metrics", get(ops::metrics::handler))
         .with_state(state);
-    match cors_layer(&cors_origins) {
+    let router = match cors_layer(&cors_origins) {
         Some(cors) => router.layer(cors).layer(axum::middleware::map_response(
             cors_only_for_allowed_origins,
         )),
         None => router,
-    }
+    };
+    ops::correlation::layers(router)
 }
 
 /// tower-http answers a preflight from an unlisted origin with the allowed methods and headers
@@ -131,25 +139,51 @@ async fn graphql_handler(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    let started = Instant::now();
+    let metrics = state.ops.metrics.clone();
     match state.gateway.auth.verify_header(authorization) {
         Ok(principal) => {
-            let mut request = request.into_inner().data(principal);
+            let mut request = request.into_inner();
+            // Parsed once here; `execute` reuses the parsed document.
+            let operation = ops::correlation::operation_name(&mut request);
+            let mut request = request.data(principal);
             if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
                 request = request.data(IdempotencyHeader(key.to_string()));
             }
-            let response: GraphQLResponse = state.schema.execute(request).await.into();
-            response.into_response()
+            let request_id = RequestId::from_headers(&headers);
+            if let Some(id) = &request_id {
+                request = request.data(id.clone());
+            }
+            let mut response = state.schema.execute(request).await;
+            if let Some(id) = &request_id {
+                ops::correlation::correlate(&mut response, id);
+            }
+            let outcome = if response.errors.is_empty() {
+                "ok"
+            } else {
+                "error"
+            };
+            metrics.observe_graphql(operation.as_deref(), outcome, started.elapsed());
+            GraphQLResponse::from(response).into_response()
         }
-        Err(e) => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            Json(json!({"errors": [{
-                "message": e.to_string(),
-                "extensions": {"code": "UNAUTHENTICATED"}
-            }]})),
-        )
-            .into_response(),
+        Err(e) => {
+            // Not labelled by the name an unknown client chose.
+            metrics.observe_graphql(None, "unauthenticated", started.elapsed());
+            unauthenticated(&e)
+        }
     }
+}
+
+fn unauthenticated(e: &impl std::fmt::Display) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(json!({"errors": [{
+            "message": e.to_string(),
+            "extensions": {"code": "UNAUTHENTICATED"}
+        }]})),
+    )
+        .into_response()
 }
 
 /// `GET /graphql`: a WebSocket upgrade runs subscriptions (graphql-transport-ws); a plain GET

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod graphql;
 pub mod journal;
+pub mod ops;
 pub mod sim;
 pub mod state;
 pub mod store;

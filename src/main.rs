@@ -62,6 +62,11 @@ enum Command {
     /// The audit trail of every change the gateway applied.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Validate the configuration and try both credentials (one read each); changes nothing.
+    CheckConfig {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -325,6 +330,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("store.url: {e}"))?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             sync::audit_export::export(store.as_ref(), since, &mut out).await?;
+        }
+        Command::CheckConfig { config } => {
+            let checks = ghl_baserow_gateway::ops::check_config::run(&config).await;
+            for check in &checks {
+                println!("{}", ghl_baserow_gateway::ops::check_config::line(check));
+            }
+            anyhow::ensure!(
+                ghl_baserow_gateway::ops::check_config::all_passed(&checks),
+                "the configuration is not ready"
+            );
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ use crate::{
     domain::merge::MergePolicy,
     graphql::{
         loaders::{Caches, UpstreamLoader},
-        subscription::ContactChange,
+        subscription::EntityChange,
     },
     store::{self, Store},
     sync::SyncStats,
@@ -28,8 +28,9 @@ pub struct Gateway {
     pub caches: Caches,
     pub loader: DataLoader<UpstreamLoader>,
     pub merge: MergePolicy,
-    /// Contact changes for subscribers (mutations publish; sync will too).
-    pub contact_changes: tokio::sync::broadcast::Sender<ContactChange>,
+    /// Entity changes for subscribers: every journal operation that changed something publishes
+    /// one, whether a mutation or the sync started it.
+    pub changes: tokio::sync::broadcast::Sender<EntityChange>,
     /// Wakes the sync processor when a webhook lands.
     pub sync_wakeup: tokio::sync::Notify,
     pub sync_stats: SyncStats,
@@ -56,7 +57,7 @@ impl Gateway {
         Ok(Arc::new(Self {
             auth: TokenAuthority::new(&config.auth),
             merge: MergePolicy::new(&config.merge),
-            contact_changes: tokio::sync::broadcast::channel(1024).0,
+            changes: tokio::sync::broadcast::channel(1024).0,
             sync_wakeup: tokio::sync::Notify::new(),
             sync_stats: SyncStats::default(),
             config,

@@ -91,6 +91,27 @@ async fn measure(rig: &Rig) -> anyhow::Result<Vec<Figure>> {
         accept: succeeded,
     });
     load(&warm, WARMUP, CLIENTS).await;
+    // p50 by concurrency: how the latency grows with clients in flight.
+    let mut curve = Vec::new();
+    for (k, clients) in [4usize, 8].into_iter().enumerate() {
+        let offset = 10_000 * (k + 1);
+        let step = Arc::new(Target {
+            http: target.http.clone(),
+            url: target.url.clone(),
+            token: target.token.clone(),
+            body: Box::new({
+                let run = crate::demo::random_string(6).to_lowercase();
+                move |i| body(&run, offset + i)
+            }),
+            accept: succeeded,
+        });
+        let m = load(&step, clients * 20, clients).await;
+        curve.push(format!(
+            "{clients} clients {:.1} ms ({:.0}/s)",
+            ms(m.percentile(0.5).unwrap_or_default()),
+            m.per_second()
+        ));
+    }
     let measured = load(&target, MUTATIONS, CLIENTS).await;
 
     let floor = LATENCY;
@@ -142,6 +163,7 @@ async fn measure(rig: &Rig) -> anyhow::Result<Vec<Figure>> {
         "-",
         None,
     ));
+    out.push(row("p50 by concurrency", curve.join("; "), "-", None));
     out.push(row(
         "upstream calls per createContact: GHL",
         format!("{:.1} ({ghl_routes})", calls.0),

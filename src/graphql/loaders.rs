@@ -6,7 +6,11 @@
 //! second runtime glue. Its per-loader cache is left off; moka holds the cross-request cache so
 //! entries expire (TTL), stay bounded, and can be invalidated by writes.
 
-use std::{collections::HashMap, hash::Hash, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    hash::Hash,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::dataloader::Loader;
 use futures::future::try_join_all;
@@ -57,6 +61,27 @@ pub struct Caches {
     pub baserow_contacts: Cache<BaserowContactKey, Option<ContactRow>>,
     pub baserow_tasks: Cache<BaserowTasksKey, Arc<Vec<TaskRow>>>,
     pub baserow_notes: Cache<BaserowNotesKey, Arc<Vec<NoteRow>>>,
+    /// Hits and misses per cache, for the metrics.
+    pub stats: CacheStats,
+}
+
+/// Keys served from a cache (hits) and loaded upstream (misses), per cache name.
+#[derive(Clone, Default)]
+pub struct CacheStats(Arc<Mutex<BTreeMap<&'static str, (u64, u64)>>>);
+
+impl CacheStats {
+    pub fn record(&self, cache: &'static str, hits: u64, misses: u64) {
+        let mut stats = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = stats.entry(cache).or_default();
+        entry.0 += hits;
+        entry.1 += misses;
+    }
+
+    /// `(cache, hits, misses)` for every cache used so far.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64, u64)> {
+        let stats = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        stats.iter().map(|(c, (h, m))| (*c, *h, *m)).collect()
+    }
 }
 
 impl Caches {
@@ -68,6 +93,10 @@ impl Caches {
         self.baserow_contacts.invalidate_all();
         self.baserow_tasks.invalidate_all();
         self.baserow_notes.invalidate_all();
+    }
+
+    fn stat(&self, name: &'static str) -> (&CacheStats, &'static str) {
+        (&self.stats, name)
     }
 
     pub fn new(config: &CacheConfig) -> Self {
@@ -88,6 +117,7 @@ impl Caches {
             baserow_contacts: cache(config),
             baserow_tasks: cache(config),
             baserow_notes: cache(config),
+            stats: CacheStats::default(),
         }
     }
 }
@@ -101,6 +131,7 @@ pub struct UpstreamLoader {
 
 /// Serves cached keys, loads the rest with `fetch`, and caches what it loaded.
 async fn cached<K, V, F, Fut>(
+    (stats, name): (&CacheStats, &'static str),
     cache: &Cache<K, V>,
     keys: &[K],
     fetch: F,
@@ -121,6 +152,7 @@ where
             None => missing.push(key.clone()),
         }
     }
+    stats.record(name, found.len() as u64, missing.len() as u64);
     if !missing.is_empty() {
         for (key, value) in fetch(missing).await? {
             cache.insert(key.clone(), value.clone()).await;
@@ -139,14 +171,19 @@ impl Loader<GhlContactKey> for UpstreamLoader {
         &self,
         keys: &[GhlContactKey],
     ) -> Result<HashMap<GhlContactKey, Self::Value>, LoadError> {
-        cached(&self.caches.ghl_contacts, keys, |missing| async move {
-            let found = try_join_all(missing.into_iter().map(|key| async move {
-                let contact = self.ghl.get_contact(&key.0).await?;
-                Ok::<_, LoadError>((key, contact))
-            }))
-            .await?;
-            Ok(found.into_iter().collect())
-        })
+        cached(
+            self.caches.stat("ghl_contacts"),
+            &self.caches.ghl_contacts,
+            keys,
+            |missing| async move {
+                let found = try_join_all(missing.into_iter().map(|key| async move {
+                    let contact = self.ghl.get_contact(&key.0).await?;
+                    Ok::<_, LoadError>((key, contact))
+                }))
+                .await?;
+                Ok(found.into_iter().collect())
+            },
+        )
         .await
     }
 }
@@ -159,14 +196,19 @@ impl Loader<GhlTasksKey> for UpstreamLoader {
         &self,
         keys: &[GhlTasksKey],
     ) -> Result<HashMap<GhlTasksKey, Self::Value>, LoadError> {
-        cached(&self.caches.ghl_tasks, keys, |missing| async move {
-            let found = try_join_all(missing.into_iter().map(|key| async move {
-                let tasks = self.ghl.list_tasks(&key.0).await?;
-                Ok::<_, LoadError>((key, Arc::new(tasks)))
-            }))
-            .await?;
-            Ok(found.into_iter().collect())
-        })
+        cached(
+            self.caches.stat("ghl_tasks"),
+            &self.caches.ghl_tasks,
+            keys,
+            |missing| async move {
+                let found = try_join_all(missing.into_iter().map(|key| async move {
+                    let tasks = self.ghl.list_tasks(&key.0).await?;
+                    Ok::<_, LoadError>((key, Arc::new(tasks)))
+                }))
+                .await?;
+                Ok(found.into_iter().collect())
+            },
+        )
         .await
     }
 }
@@ -179,14 +221,19 @@ impl Loader<GhlNotesKey> for UpstreamLoader {
         &self,
         keys: &[GhlNotesKey],
     ) -> Result<HashMap<GhlNotesKey, Self::Value>, LoadError> {
-        cached(&self.caches.ghl_notes, keys, |missing| async move {
-            let found = try_join_all(missing.into_iter().map(|key| async move {
-                let notes = self.ghl.list_notes(&key.0).await?;
-                Ok::<_, LoadError>((key, Arc::new(notes)))
-            }))
-            .await?;
-            Ok(found.into_iter().collect())
-        })
+        cached(
+            self.caches.stat("ghl_notes"),
+            &self.caches.ghl_notes,
+            keys,
+            |missing| async move {
+                let found = try_join_all(missing.into_iter().map(|key| async move {
+                    let notes = self.ghl.list_notes(&key.0).await?;
+                    Ok::<_, LoadError>((key, Arc::new(notes)))
+                }))
+                .await?;
+                Ok(found.into_iter().collect())
+            },
+        )
         .await
     }
 }
@@ -200,15 +247,21 @@ impl Loader<BaserowContactKey> for UpstreamLoader {
         &self,
         keys: &[BaserowContactKey],
     ) -> Result<HashMap<BaserowContactKey, Self::Value>, LoadError> {
-        cached(&self.caches.baserow_contacts, keys, |missing| async move {
-            let ids: Vec<i64> = missing.iter().map(|k| k.0).collect();
-            let rows: Vec<ContactRow> = self.baserow.rows_by_ids(Table::Contacts, &ids).await?;
-            let mut by_id: HashMap<i64, ContactRow> = rows.into_iter().map(|r| (r.id, r)).collect();
-            Ok(missing
-                .into_iter()
-                .map(|k| (k, by_id.remove(&k.0)))
-                .collect())
-        })
+        cached(
+            self.caches.stat("baserow_contacts"),
+            &self.caches.baserow_contacts,
+            keys,
+            |missing| async move {
+                let ids: Vec<i64> = missing.iter().map(|k| k.0).collect();
+                let rows: Vec<ContactRow> = self.baserow.rows_by_ids(Table::Contacts, &ids).await?;
+                let mut by_id: HashMap<i64, ContactRow> =
+                    rows.into_iter().map(|r| (r.id, r)).collect();
+                Ok(missing
+                    .into_iter()
+                    .map(|k| (k, by_id.remove(&k.0)))
+                    .collect())
+            },
+        )
         .await
     }
 }
@@ -243,18 +296,23 @@ impl Loader<BaserowTasksKey> for UpstreamLoader {
         &self,
         keys: &[BaserowTasksKey],
     ) -> Result<HashMap<BaserowTasksKey, Self::Value>, LoadError> {
-        cached(&self.caches.baserow_tasks, keys, |missing| async move {
-            let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
-            let grouped =
-                children_by_parent(&self.baserow, Table::Tasks, &parents, |r: &TaskRow| {
-                    r.contact.iter().map(|l| l.id).collect()
-                })
-                .await?;
-            Ok(grouped
-                .into_iter()
-                .map(|(p, rows)| (BaserowTasksKey(p), Arc::new(rows)))
-                .collect())
-        })
+        cached(
+            self.caches.stat("baserow_tasks"),
+            &self.caches.baserow_tasks,
+            keys,
+            |missing| async move {
+                let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
+                let grouped =
+                    children_by_parent(&self.baserow, Table::Tasks, &parents, |r: &TaskRow| {
+                        r.contact.iter().map(|l| l.id).collect()
+                    })
+                    .await?;
+                Ok(grouped
+                    .into_iter()
+                    .map(|(p, rows)| (BaserowTasksKey(p), Arc::new(rows)))
+                    .collect())
+            },
+        )
         .await
     }
 }
@@ -267,18 +325,23 @@ impl Loader<BaserowNotesKey> for UpstreamLoader {
         &self,
         keys: &[BaserowNotesKey],
     ) -> Result<HashMap<BaserowNotesKey, Self::Value>, LoadError> {
-        cached(&self.caches.baserow_notes, keys, |missing| async move {
-            let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
-            let grouped =
-                children_by_parent(&self.baserow, Table::Notes, &parents, |r: &NoteRow| {
-                    r.contact.iter().map(|l| l.id).collect()
-                })
-                .await?;
-            Ok(grouped
-                .into_iter()
-                .map(|(p, rows)| (BaserowNotesKey(p), Arc::new(rows)))
-                .collect())
-        })
+        cached(
+            self.caches.stat("baserow_notes"),
+            &self.caches.baserow_notes,
+            keys,
+            |missing| async move {
+                let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
+                let grouped =
+                    children_by_parent(&self.baserow, Table::Notes, &parents, |r: &NoteRow| {
+                        r.contact.iter().map(|l| l.id).collect()
+                    })
+                    .await?;
+                Ok(grouped
+                    .into_iter()
+                    .map(|(p, rows)| (BaserowNotesKey(p), Arc::new(rows)))
+                    .collect())
+            },
+        )
         .await
     }
 }

@@ -4,7 +4,7 @@ pub mod audit;
 pub mod business;
 mod business_mutation;
 mod child_mutation;
-mod children;
+pub mod children;
 pub mod contact;
 mod errors;
 pub mod ids;

@@ -99,32 +99,6 @@ pub struct ContactPayload {
     pub dry_run: Option<DryRun>,
 }
 
-/// Validated input in dry-run mode: describe the requests, send nothing.
-async fn dry_run(gateway: &Gateway, entity: Uuid, action: &Action) -> Result<ContactPayload> {
-    let kind = action.entity_kind();
-    let link = gateway
-        .store
-        .links_by_ids(kind, &[entity])
-        .await
-        .map_err(|e| errors::store(&e))?
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| {
-            let mut link = crate::store::Link::new(kind);
-            link.id = entity;
-            link
-        });
-    let plan = journal::plan::plan(gateway, action, &link)
-        .await
-        .map_err(|e| errors::coded("DRY_RUN_UNAVAILABLE", e))?;
-    Ok(ContactPayload {
-        contact: None,
-        operation: None,
-        replayed: false,
-        dry_run: Some(plan.into()),
-    })
-}
-
 #[derive(Default)]
 pub struct ContactMutation;
 
@@ -266,41 +240,18 @@ async fn run(
     action: Action,
     idempotency_key: Option<String>,
 ) -> Result<ContactPayload> {
-    let gateway = ctx.data::<Arc<Gateway>>()?;
-    match gateway.config.writes {
-        WriteMode::On => {}
-        WriteMode::Off => {
-            return Err(errors::coded(
-                "WRITES_DISABLED",
-                "writes are switched off in this gateway's configuration (writes = \"off\")",
-            ));
+    let submitted = match submit_action(ctx, entity, action, idempotency_key).await? {
+        Submission::Done(submitted) => submitted,
+        Submission::DryRun(plan) => {
+            return Ok(ContactPayload {
+                contact: None,
+                operation: None,
+                replayed: false,
+                dry_run: Some(plan),
+            });
         }
-        WriteMode::DryRun => return dry_run(gateway, entity, &action).await,
-    }
-    let subject = ctx
-        .data_opt::<Principal>()
-        .map(|p| p.subject.clone())
-        .unwrap_or_default();
-    let key = idempotency_key
-        .or_else(|| ctx.data_opt::<IdempotencyHeader>().map(|h| h.0.clone()))
-        .filter(|k| !k.trim().is_empty());
-    if let Some(k) = &key
-        && k.len() > 255
-    {
-        return Err(errors::bad_input(
-            "idempotencyKey",
-            "at most 255 characters",
-        ));
-    }
-    let submitted = journal::submit(gateway, entity, action, key.map(|k| (subject, k)))
-        .await
-        .map_err(|e| match e {
-            SubmitError::IdempotencyConflict => errors::coded(
-                "IDEMPOTENCY_KEY_REUSED",
-                "this idempotency key was used before with a different mutation or input",
-            ),
-            SubmitError::Store(e) => errors::store(&e),
-        })?;
+    };
+    let gateway = ctx.data::<Arc<Gateway>>()?;
     let contact = match submitted.op.entity_id {
         Some(id) if submitted.op.status != OperationStatus::Compensated => {
             let links = gateway
@@ -444,8 +395,9 @@ pub enum Submission {
     DryRun(DryRun),
 }
 
-/// Obeys the write switch as `run` does, then journals and executes: shared by the task, note
-/// and business mutations, which read their own entity back.
+/// The write switch every mutation obeys: `off` refuses, `dry-run` describes the requests each
+/// system would be sent (sending none), `on` journals and executes. Each mutation then reads
+/// its own entity back.
 pub async fn submit_action(
     ctx: &Context<'_>,
     entity: Uuid,

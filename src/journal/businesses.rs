@@ -9,17 +9,16 @@
 //! Deleting a business deletes it on both sides; GHL unlinks its contacts itself, and Baserow
 //! empties the link fields that pointed at the row.
 
-use serde_json::{Map, Value, json};
-
 use super::{
     action::{Action, BusinessFields},
     outcome::{SideDone, StepError},
     parent::unlinked,
+    requests_children as requests,
 };
 use crate::{
     backends::{
         baserow::{BaserowError, BusinessRow, Table, filters::condition, schema},
-        ghl::{BusinessInput, GhlError},
+        ghl::GhlError,
     },
     state::Gateway,
     store::{EntityKind, Link},
@@ -39,7 +38,10 @@ pub async fn ghl_step(
     };
     match action {
         Action::UpdateBusiness { patch } => {
-            gateway.ghl.update_business(&id, &ghl_input(patch)).await?;
+            gateway
+                .ghl
+                .update_business(&id, &requests::ghl_business(patch))
+                .await?;
         }
         Action::DeleteBusiness => match gateway.ghl.delete_business(&id).await {
             Ok(()) | Err(GhlError::NotFound) => {}
@@ -67,7 +69,10 @@ async fn create_in_ghl(
         tracing::info!(ghl_id = %id, "an earlier attempt had created the business");
         return Ok(created_ghl(id));
     }
-    let created = gateway.ghl.create_business(&ghl_input(business)).await?;
+    let created = gateway
+        .ghl
+        .create_business(&requests::ghl_business(business))
+        .await?;
     Ok(created_ghl(created.id))
 }
 
@@ -96,21 +101,6 @@ fn created_ghl(id: String) -> SideDone {
     }
 }
 
-fn ghl_input(fields: &BusinessFields) -> BusinessInput {
-    BusinessInput {
-        name: fields.name.clone(),
-        phone: fields.phone.clone(),
-        email: fields.email.clone(),
-        website: fields.website.clone(),
-        address: fields.address.clone(),
-        city: fields.city.clone(),
-        state: fields.state.clone(),
-        postal_code: fields.postal_code.clone(),
-        country: fields.country.clone(),
-        description: fields.description.clone(),
-    }
-}
-
 pub async fn baserow_step(
     gateway: &Gateway,
     action: &Action,
@@ -127,7 +117,12 @@ pub async fn baserow_step(
         Action::UpdateBusiness { patch } => {
             let _: BusinessRow = gateway
                 .baserow
-                .update_row(Table::Businesses, row_id, &baserow_fields(patch), false)
+                .update_row(
+                    Table::Businesses,
+                    row_id,
+                    &requests::baserow_business(patch),
+                    false,
+                )
                 .await?;
         }
         Action::DeleteBusiness => {
@@ -165,10 +160,7 @@ async fn create_in_baserow(
             return Ok(created_row(row.id));
         }
     }
-    let mut body = baserow_fields(business);
-    if let Value::Object(map) = &mut body {
-        map.insert(schema::GATEWAY_ID_FIELD.into(), json!(marker));
-    }
+    let body = requests::baserow_new_business(business, link);
     // The gateway's own write must not come back through Baserow's webhook as sync work.
     let row: BusinessRow = gateway
         .baserow
@@ -182,29 +174,6 @@ fn created_row(id: i64) -> SideDone {
         baserow_row_id: Some(id),
         ..SideDone::default()
     }
-}
-
-/// The fields that are set, under Baserow's field names (`schema.rs`).
-fn baserow_fields(fields: &BusinessFields) -> Value {
-    let mut body = Map::new();
-    let named = [
-        ("name", &fields.name),
-        ("phone", &fields.phone),
-        ("email", &fields.email),
-        ("website", &fields.website),
-        ("address", &fields.address),
-        ("city", &fields.city),
-        ("state", &fields.state),
-        ("postal_code", &fields.postal_code),
-        ("country", &fields.country),
-        ("description", &fields.description),
-    ];
-    for (name, value) in named {
-        if let Some(value) = value {
-            body.insert(name.into(), json!(value));
-        }
-    }
-    Value::Object(body)
 }
 
 /// Removes the side that succeeded when the other refused a create for good.

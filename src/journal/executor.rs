@@ -16,11 +16,10 @@ use super::{
 };
 use crate::{
     backends::RetryPolicy,
-    graphql::subscription::{ChangeKind, ContactChange},
+    graphql::subscription::{ChangeKind, EntityChange},
     state::Gateway,
     store::{
-        EntityKind, IdempotencyKey, Link, OperationRecord, OperationStatus, Outcome, Recorded,
-        StoreError,
+        IdempotencyKey, Link, OperationRecord, OperationStatus, Outcome, Recorded, StoreError,
     },
 };
 
@@ -84,6 +83,25 @@ pub async fn submit_as(
     // match (tasks, notes, businesses) cannot tell the request's own write from a leftover.
     // Saving the outcome sets the real next attempt; after a crash the worker resumes it then.
     op.next_attempt_at = Some(Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default());
+    if action.is_create() {
+        // A create that copies a record one system already holds (sync) must never undo that
+        // record: the side is not this operation's to write, nor to compensate.
+        let existing = gateway
+            .store
+            .links_by_ids(action.entity_kind(), &[entity])
+            .await?;
+        if let Some(link) = existing.first() {
+            let held = "already in this system; not this operation's to write";
+            if link.ghl_id.is_some() {
+                op.ghl.outcome = Outcome::Skipped;
+                op.ghl.error = Some(held.into());
+            }
+            if link.baserow_row_id.is_some() {
+                op.baserow.outcome = Outcome::Skipped;
+                op.baserow.error = Some(held.into());
+            }
+        }
+    }
     let key = key.map(|(subject, key)| IdempotencyKey {
         request_hash: request_hash(action.kind(), None, &op.input),
         subject,
@@ -295,11 +313,10 @@ fn publish(gateway: &Gateway, action: &Action, op: &OperationRecord, link: &Link
     if matches!(
         op.status,
         OperationStatus::Failed | OperationStatus::Compensated
-    ) || action.entity_kind() != EntityKind::Contact
-    {
+    ) {
         return;
     }
-    let kind = if action.is_create() {
+    let change = if action.is_create() {
         ChangeKind::Created
     } else if action.is_delete() {
         ChangeKind::Deleted
@@ -307,9 +324,12 @@ fn publish(gateway: &Gateway, action: &Action, op: &OperationRecord, link: &Link
         ChangeKind::Updated
     };
     // Having no subscriber is not an error.
-    let _ = gateway
-        .contact_changes
-        .send(ContactChange { id: link.id, kind });
+    let _ = gateway.changes.send(EntityChange {
+        entity: action.entity_kind(),
+        id: link.id,
+        parent: link.parent_id,
+        change,
+    });
 }
 
 /// Resumes every operation that is due: after a restart, after a crash, or after a request that

@@ -12,6 +12,7 @@ mod outcome;
 mod parent;
 pub mod plan;
 mod requests;
+mod requests_children;
 mod steps;
 mod tasks;
 pub mod worker;

@@ -8,19 +8,18 @@
 //! free field for one, so a resumed create lists the contact's notes (not paged) and adopts a
 //! note no store link names that has the same body (and title, when one was given).
 
-use serde_json::{Map, Value, json};
-
 use super::{
-    action::{Action, NoteFields, NotePatch},
+    action::{Action, NoteFields},
     outcome::{SideDone, StepError},
     parent::{
         baserow_parent, ghl_parent, parent_of, remove_cached, same_text, unlinked, upsert_cached,
     },
+    requests_children as requests,
 };
 use crate::{
     backends::{
         baserow::{BaserowError, NoteRow, Table, filters::condition, schema},
-        ghl::{GhlError, NewNote, Note, NoteUpdate},
+        ghl::{GhlError, Note},
     },
     graphql::loaders::{BaserowNotesKey, GhlNotesKey},
     state::Gateway,
@@ -54,11 +53,7 @@ pub async fn ghl_step(
     let key = GhlNotesKey(contact.clone());
     match action {
         Action::UpdateNote { patch } => {
-            let update = NoteUpdate {
-                body: patch.body.clone(),
-                title: patch.title.clone(),
-                ..NoteUpdate::default()
-            };
+            let update = requests::ghl_note_update(patch);
             let note = gateway.ghl.update_note(&contact, &id, &update).await?;
             upsert_cached(cache, key, note, |n| n.id == id).await;
         }
@@ -88,11 +83,7 @@ async fn create_in_ghl(
         tracing::info!(ghl_id = %id, "an earlier attempt had created the note");
         return Ok(created_ghl(id));
     }
-    let body = NewNote {
-        body: note.body.clone(),
-        title: note.title.clone(),
-        ..NewNote::default()
-    };
+    let body = requests::ghl_new_note(note);
     let created = gateway.ghl.create_note(contact, &body).await?;
     let id = created.id.clone();
     let key = GhlNotesKey(contact.to_string());
@@ -150,7 +141,12 @@ pub async fn baserow_step(
         Action::UpdateNote { patch } => {
             let row: NoteRow = gateway
                 .baserow
-                .update_row(Table::Notes, row_id, &baserow_patch(patch), false)
+                .update_row(
+                    Table::Notes,
+                    row_id,
+                    &requests::baserow_note_patch(patch),
+                    false,
+                )
                 .await?;
             if let Some(parent) = parent_row {
                 upsert_cached(cache, BaserowNotesKey(parent), row, |r| r.id == row_id).await;
@@ -192,12 +188,7 @@ async fn create_in_baserow(
             return Ok(created_row(row.id));
         }
     }
-    let body = json!({
-        "title": note.title,
-        "body": note.body,
-        schema::CONTACT_LINK_FIELD: [parent],
-        schema::GATEWAY_ID_FIELD: marker,
-    });
+    let body = requests::baserow_new_note(note, parent, link);
     // The gateway's own write must not come back through Baserow's webhook as sync work.
     let row: NoteRow = gateway
         .baserow
@@ -214,16 +205,6 @@ fn created_row(id: i64) -> SideDone {
         baserow_row_id: Some(id),
         ..SideDone::default()
     }
-}
-
-fn baserow_patch(patch: &NotePatch) -> Value {
-    let mut body = Map::new();
-    for (name, value) in [("body", &patch.body), ("title", &patch.title)] {
-        if let Some(value) = value {
-            body.insert(name.into(), json!(value));
-        }
-    }
-    Value::Object(body)
 }
 
 /// Removes the side that succeeded when the other refused a create for good.

@@ -11,20 +11,19 @@
 //! identical tasks created by hand in GHL and not seen by the gateway yet would be ambiguous;
 //! the first is taken, which leaves the same data either way.
 
-use serde_json::{Map, Value, json};
-
 use super::{
-    action::{Action, TaskFields, TaskPatch},
+    action::{Action, TaskFields},
     outcome::{SideDone, StepError},
     parent::{
         baserow_parent, ghl_parent, parent_of, remove_cached, same_instant, same_text, unlinked,
         upsert_cached,
     },
+    requests_children as requests,
 };
 use crate::{
     backends::{
         baserow::{BaserowError, Table, TaskRow, filters::condition, schema},
-        ghl::{GhlError, NewTask, Task, TaskUpdate},
+        ghl::{GhlError, Task},
     },
     graphql::loaders::{BaserowTasksKey, GhlTasksKey},
     state::Gateway,
@@ -58,7 +57,10 @@ pub async fn ghl_step(
     let cache = &gateway.caches.ghl_tasks;
     let key = GhlTasksKey(contact.clone());
     let written = match action {
-        Action::UpdateTask { patch } => ghl.update_task(&contact, &id, &ghl_update(patch)).await,
+        Action::UpdateTask { patch } => {
+            ghl.update_task(&contact, &id, &requests::ghl_task_update(patch))
+                .await
+        }
         Action::CompleteTask { completed } => ghl.complete_task(&contact, &id, *completed).await,
         Action::DeleteTask => {
             match ghl.delete_task(&contact, &id).await {
@@ -89,13 +91,7 @@ async fn create_in_ghl(
         tracing::info!(ghl_id = %id, "an earlier attempt had created the task");
         return Ok(created_ghl(id));
     }
-    let body = NewTask {
-        title: task.title.clone(),
-        body: task.body.clone(),
-        due_date: task.due_date.clone(),
-        completed: task.completed,
-        assigned_to: task.assigned_to.clone(),
-    };
+    let body = requests::ghl_new_task(task);
     let created = gateway.ghl.create_task(contact, &body).await?;
     let id = created.id.clone();
     let key = GhlTasksKey(contact.to_string());
@@ -130,16 +126,6 @@ fn created_ghl(id: String) -> SideDone {
     }
 }
 
-fn ghl_update(patch: &TaskPatch) -> TaskUpdate {
-    TaskUpdate {
-        title: patch.title.clone(),
-        body: patch.body.clone(),
-        due_date: patch.due_date.clone(),
-        completed: patch.completed,
-        assigned_to: patch.assigned_to.clone(),
-    }
-}
-
 pub async fn baserow_step(
     gateway: &Gateway,
     action: &Action,
@@ -161,8 +147,8 @@ pub async fn baserow_step(
     let parent_row = parent_of(gateway, link).await?.baserow_row_id;
     let baserow = &gateway.baserow;
     let body = match action {
-        Action::UpdateTask { patch } => baserow_patch(patch),
-        Action::CompleteTask { completed } => json!({"completed": completed}),
+        Action::UpdateTask { patch } => requests::baserow_task_patch(patch),
+        Action::CompleteTask { completed } => requests::baserow_task_completed(*completed),
         Action::DeleteTask => {
             match baserow.delete_row(Table::Tasks, row_id, false).await {
                 Ok(()) | Err(BaserowError::NotFound { .. }) => {}
@@ -204,15 +190,7 @@ async fn create_in_baserow(
             return Ok(created_row(row.id));
         }
     }
-    let body = json!({
-        "title": task.title,
-        "body": task.body,
-        "due_date": task.due_date,
-        "completed": task.completed,
-        "assigned_to": task.assigned_to,
-        schema::CONTACT_LINK_FIELD: [parent],
-        schema::GATEWAY_ID_FIELD: marker,
-    });
+    let body = requests::baserow_new_task(task, parent, link);
     // The gateway's own write must not come back through Baserow's webhook as sync work.
     let row: TaskRow = gateway
         .baserow
@@ -229,25 +207,6 @@ fn created_row(id: i64) -> SideDone {
         baserow_row_id: Some(id),
         ..SideDone::default()
     }
-}
-
-fn baserow_patch(patch: &TaskPatch) -> Value {
-    let mut body = Map::new();
-    let texts = [
-        ("title", &patch.title),
-        ("body", &patch.body),
-        ("due_date", &patch.due_date),
-        ("assigned_to", &patch.assigned_to),
-    ];
-    for (name, value) in texts {
-        if let Some(value) = value {
-            body.insert(name.into(), json!(value));
-        }
-    }
-    if let Some(completed) = patch.completed {
-        body.insert("completed".into(), json!(completed));
-    }
-    Value::Object(body)
 }
 
 /// Removes the side that succeeded when the other refused a create for good.

@@ -4,6 +4,7 @@ mod auth;
 mod child_mutations;
 mod cli;
 mod contacts;
+mod dry_run;
 mod helpers;
 mod mutations;
 mod reads;

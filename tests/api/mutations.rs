@@ -373,8 +373,17 @@ async fn a_resumed_create_adopts_what_its_earlier_attempt_made_instead_of_duplic
     }));
 
     journal::run_due(&app.gateway, 16).await.unwrap();
-
-    let op = app.gateway.store.operation(op.id).await.unwrap().unwrap();
+    // The background worker may have claimed it first: wait for the outcome.
+    let mut finished = None;
+    for _ in 0..50 {
+        let current = app.gateway.store.operation(op.id).await.unwrap().unwrap();
+        if current.status != ghl_baserow_gateway::store::OperationStatus::Pending {
+            finished = Some(current);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let op = finished.expect("the operation finishes");
     assert_eq!(
         op.status,
         ghl_baserow_gateway::store::OperationStatus::Succeeded
