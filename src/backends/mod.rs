@@ -13,13 +13,16 @@ use std::{
 
 pub use retry::RetryPolicy;
 
+/// `(system, operation, status)`.
+type StatusKey = (&'static str, &'static str, String);
+
 /// Upstream calls made, by system and operation (e.g. `("ghl", "getContact")`), so tests and
 /// benchmarks can check how many calls a query cost; and, where a client reports it, how each
 /// call ended (`record_status`), for the metrics.
 #[derive(Clone, Default)]
 pub struct CallCounter {
     counts: Arc<Mutex<BTreeMap<(&'static str, &'static str), u64>>>,
-    statuses: Arc<Mutex<BTreeMap<(&'static str, &'static str, String), u64>>>,
+    statuses: Arc<Mutex<BTreeMap<StatusKey, u64>>>,
 }
 
 impl CallCounter {

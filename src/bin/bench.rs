@@ -1,5 +1,6 @@
-//! `cargo run --release --bin bench -- [SCENARIO...]`: runs the benchmark scenarios (all when
-//! none is named) and prints one Markdown table.
+//! `cargo run --release --bin bench -- [--write FILE] [SCENARIO...]`: runs the benchmark
+//! scenarios (all when none is named) and prints one Markdown table; with `--write` the table
+//! also goes to FILE (the report the README shows is `docs/benchmarks.md`).
 
 use ghl_baserow_gateway::bench::{self, Figure};
 
@@ -29,7 +30,17 @@ const SCENARIOS: &[Scenario] = &[
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let write = match args.iter().position(|a| a == "--write") {
+        Some(i) => {
+            anyhow::ensure!(i + 1 < args.len(), "--write needs a file path");
+            let path = args.remove(i + 1);
+            args.remove(i);
+            Some(path)
+        }
+        None => None,
+    };
+    let wanted = args;
     for name in &wanted {
         anyhow::ensure!(
             SCENARIOS.iter().any(|(n, _)| n == name),
@@ -48,11 +59,17 @@ async fn main() -> anyhow::Result<()> {
             figures.extend(run().await?);
         }
     }
-    println!(
-        "Measured on {} ({})\n",
+    let report = format!(
+        "Measured on {} ({}), `cargo run --release --bin bench`\n\n{}",
         bench::machine(),
-        chrono::Utc::now().format("%Y-%m-%d")
+        chrono::Utc::now().format("%Y-%m-%d"),
+        bench::markdown(&figures)
     );
-    print!("{}", bench::markdown(&figures));
+    print!("{report}");
+    if let Some(path) = write {
+        std::fs::write(&path, format!("# Benchmarks\n\n{report}"))
+            .map_err(|e| anyhow::anyhow!("cannot write {path}: {e}"))?;
+        eprintln!("wrote {path}");
+    }
     Ok(())
 }

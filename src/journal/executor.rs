@@ -40,8 +40,20 @@ pub struct Submitted {
     pub replayed: bool,
 }
 
-/// How long an execution holds an operation before another worker may take it over.
-const LEASE: Duration = Duration::from_secs(120);
+/// How long the worker keeps retrying one operation in a pass.
+const WORKER_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long an execution with `deadline` holds its operation: the deadline, plus one last
+/// upstream call that started just before it, plus a margin. Another worker may take the
+/// operation over after that (a crash leaves it for no longer than this).
+fn hold(gateway: &Gateway, deadline: Duration) -> Duration {
+    let slowest_call = gateway
+        .config
+        .ghl
+        .timeout_ms
+        .max(gateway.config.baserow.timeout_ms);
+    deadline + Duration::from_millis(slowest_call) + Duration::from_secs(2)
+}
 
 /// How long a request keeps retrying before it returns `PENDING` and leaves the rest to the worker.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(4);
@@ -82,7 +94,8 @@ pub async fn submit_as(
     // meanwhile would run the same create concurrently, and a create whose marker is a list
     // match (tasks, notes, businesses) cannot tell the request's own write from a leftover.
     // Saving the outcome sets the real next attempt; after a crash the worker resumes it then.
-    op.next_attempt_at = Some(Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default());
+    let held = hold(gateway, REQUEST_DEADLINE);
+    op.next_attempt_at = Some(Utc::now() + chrono::Duration::from_std(held).unwrap_or_default());
     if action.is_create() {
         // A create that copies a record one system already holds (sync) must never undo that
         // record: the side is not this operation's to write, nor to compensate.
@@ -335,15 +348,21 @@ fn publish(gateway: &Gateway, action: &Action, op: &OperationRecord, link: &Link
 /// Resumes every operation that is due: after a restart, after a crash, or after a request that
 /// returned `PENDING`. Returns how many it executed.
 pub async fn run_due(gateway: &Gateway, limit: u32) -> Result<usize, StoreError> {
-    let due = gateway.store.claim_due_operations(LEASE, limit).await?;
+    let due = gateway
+        .store
+        .claim_due_operations(hold(gateway, WORKER_DEADLINE), limit)
+        .await?;
     let count = due.len();
-    for mut op in due {
+    // Concurrently: every claimed operation must finish within its lease.
+    let deadline = Instant::now() + WORKER_DEADLINE;
+    futures::future::join_all(due.into_iter().map(|mut op| async move {
         op.attempts += 1;
         let id = op.id;
-        if let Err(e) = execute(gateway, op, Instant::now() + Duration::from_secs(30), true).await {
+        if let Err(e) = execute(gateway, op, deadline, true).await {
             tracing::error!(operation = %id, error = %e, "resuming an operation failed");
         }
-    }
+    }))
+    .await;
     Ok(count)
 }
 

@@ -61,10 +61,11 @@ pub fn layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> 
                 let latency_ms = latency.as_secs_f64() * 1000.0;
                 span.record("status", status);
                 span.record("latency_ms", latency_ms);
+                // The span carries method, path, request id, status and latency.
                 if status >= 500 {
-                    tracing::warn!(status, latency_ms, "request finished");
+                    tracing::warn!("request finished");
                 } else {
-                    tracing::info!(status, latency_ms, "request finished");
+                    tracing::info!("request finished");
                 }
             },
         )

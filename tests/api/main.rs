@@ -7,6 +7,7 @@ mod contacts;
 mod dry_run;
 mod helpers;
 mod mutations;
+mod operations;
 mod reads;
 mod schema;
 mod subscriptions;
