@@ -6,7 +6,8 @@
 //! must all be 0.
 //!
 //! Short form by default (120 mutations, 8 clients); `CHAOS_LONG=1` runs 500 mutations from 16
-//! clients. `CHAOS_SEED=N` replays a run's random choices (kill moments depend on timing too).
+//! clients. `CHAOS_SEED=N` replays a run's random choices (kill moments depend on timing too);
+//! `CHAOS_SETTLE_SECS=N` changes how long the worker gets to finish pending operations.
 //!
 //! The simulators run in this process, so they outlive the gateway; the gateway is the real
 //! binary, started as a child process with `serve --config`.

@@ -506,7 +506,7 @@ pub(super) fn route_delta(
         })
         .filter(|(n, _)| *n > 0)
         .collect();
-    delta.sort_by(|a, b| b.0.cmp(&a.0));
+    delta.sort_by_key(|d| std::cmp::Reverse(d.0));
     delta
 }
 

@@ -1,5 +1,9 @@
 //! GraphQL-facing errors: a stable `extensions.code` and a message fit for clients. Upstream
 //! bodies and internals go to the log, never into a response.
+//!
+//! `INTERNAL` and `UPSTREAM_UNAVAILABLE` errors also get `extensions.correlationId`, the HTTP
+//! request id (`crate::ops::correlation`); what is logged here lands in that request's span, so
+//! the id finds the detail.
 
 use async_graphql::{Error, ErrorExtensions};
 

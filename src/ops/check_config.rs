@@ -5,18 +5,26 @@
 use std::path::Path;
 
 use super::checks::{self, Check, Status};
-use crate::{backends::CallCounter, backends::ghl::GhlClient, config::Config};
+use crate::{
+    backends::CallCounter,
+    backends::ghl::GhlClient,
+    config::{Config, ConfigError},
+};
 
 /// Every check, in order; later checks are left out when the configuration does not load.
 pub async fn run(path: &Path) -> Vec<Check> {
     let config = match Config::load(path) {
         Ok(config) => config,
         Err(error) => {
-            return vec![Check::failed(
-                "config",
-                error.to_string(),
-                "fix the setting named (gateway.example.toml documents each)",
-            )];
+            let next = match error {
+                ConfigError::Missing { .. } => {
+                    "copy gateway.example.toml there, or run `ghl-baserow-gateway baserow init`"
+                }
+                ConfigError::Invalid(_) => {
+                    "fix the setting named; gateway.example.toml documents each"
+                }
+            };
+            return vec![Check::failed("config", error.to_string(), next)];
         }
     };
     let mut all = vec![Check::ok("config", format!("{} is valid", path.display()))];

@@ -21,6 +21,8 @@ use crate::{app::AppState, backends::baserow::admin::AdminCredentials, state::Ga
 
 /// How long an upstream check result is reused.
 pub const UPSTREAM_CHECK_TTL: Duration = Duration::from_secs(10);
+/// How long one upstream check may take (retries and rate-budget waits included).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The readiness probe's memory: the last upstream check results and when they were made.
 pub struct Readiness {
@@ -60,17 +62,33 @@ impl Readiness {
         }
         let config = &gateway.config;
         let (ghl, baserow, webhooks) = tokio::join!(
-            checks::ghl(&gateway.ghl, &config.ghl),
-            async {
+            bounded("ghl", checks::ghl(&gateway.ghl, &config.ghl)),
+            bounded("baserow", async {
                 gateway.calls.record("baserow", "checkToken");
                 checks::baserow_token(&config.baserow).await
-            },
-            checks::baserow_webhooks(self.admin.as_ref(), &config.baserow, &gateway.baserow),
+            }),
+            bounded(
+                "webhooks",
+                checks::baserow_webhooks(self.admin.as_ref(), &config.baserow, &gateway.baserow),
+            ),
         );
         let checks = vec![ghl, baserow, webhooks];
         *last = Some((Instant::now(), checks.clone()));
         checks
     }
+}
+
+/// `check`, failed when it takes longer than [`CHECK_TIMEOUT`].
+async fn bounded(name: &'static str, check: impl Future<Output = Check>) -> Check {
+    tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| {
+            Check::failed(
+                name,
+                format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
+                "check the system's health and the network path to it",
+            )
+        })
 }
 
 /// A trivial store read: the inbox's pending count.

@@ -137,7 +137,7 @@ async fn a_row_edited_in_baserow_updates_ghl() {
         .store
         .links_by_ghl_ids(
             ghl_baserow_gateway::store::EntityKind::Contact,
-            &[ghl_id.clone()],
+            std::slice::from_ref(&ghl_id),
         )
         .await
         .unwrap()[0]
@@ -264,7 +264,7 @@ async fn with_mirror_a_contact_deleted_in_baserow_is_deleted_in_ghl() {
         .store
         .links_by_ghl_ids(
             ghl_baserow_gateway::store::EntityKind::Contact,
-            &[ghl_id.clone()],
+            std::slice::from_ref(&ghl_id),
         )
         .await
         .unwrap()[0]
@@ -455,7 +455,7 @@ async fn a_task_created_in_ghl_and_a_note_written_in_baserow_reach_the_other_sys
         .store
         .links_by_ghl_ids(
             ghl_baserow_gateway::store::EntityKind::Contact,
-            &[ghl_id.clone()],
+            std::slice::from_ref(&ghl_id),
         )
         .await
         .unwrap()
