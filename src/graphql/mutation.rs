@@ -128,9 +128,13 @@ impl ContactMutation {
         idempotency_key: Option<String>,
     ) -> Result<ContactPayload> {
         let entity = existing_contact(ctx, &id).await?;
-        let action = Action::UpdateContact {
-            patch: validate_patch(input)?,
-        };
+        let mut patch = validate_patch(input)?;
+        if patch.name.is_none() && (patch.first_name.is_some() || patch.last_name.is_some()) {
+            // The full name follows a changed first or last name in both systems (GHL derives
+            // it; Baserow's `name` is a field of its own).
+            patch.name = derived_name(ctx, entity, &patch).await?;
+        }
+        let action = Action::UpdateContact { patch };
         run(ctx, entity, action, idempotency_key).await
     }
 
@@ -213,6 +217,32 @@ impl ContactMutation {
         )
         .await
     }
+}
+
+/// The full name after a first/last-name change, from the parts the patch does not change.
+async fn derived_name(
+    ctx: &Context<'_>,
+    entity: Uuid,
+    patch: &ContactPatch,
+) -> Result<Option<String>> {
+    use crate::domain::merge::{ContactField, full_name};
+    let gateway = ctx.data::<Arc<Gateway>>()?;
+    let links = gateway
+        .store
+        .links_by_ids(EntityKind::Contact, &[entity])
+        .await
+        .map_err(|e| errors::store(&e))?;
+    let current = load_contacts(gateway, links).await?.into_iter().next();
+    let part = |new: &Option<String>, field: ContactField| {
+        new.clone().or_else(|| {
+            current
+                .as_ref()
+                .and_then(|c| gateway.merge.contact_value(c, field))
+        })
+    };
+    let first = part(&patch.first_name, ContactField::FirstName);
+    let last = part(&patch.last_name, ContactField::LastName);
+    Ok(full_name(None, first.as_deref(), last.as_deref()))
 }
 
 /// The gateway id of a contact that exists, or a `NOT_FOUND` error.

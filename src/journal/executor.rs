@@ -186,6 +186,9 @@ pub async fn execute(
         base_delay: Duration::from_millis(50),
         max_delay: Duration::from_millis(800),
     };
+    // A contact update resumed after a later one succeeded must not write older values over
+    // it: the fields a later operation wrote on a side are dropped from this one's patch there.
+    let action = without_superseded(gateway, &op, action).await?;
     let before = audit::snapshot(gateway, &action, &link).await;
     let was_pending = (
         op.ghl.outcome == Outcome::Pending,
@@ -250,6 +253,65 @@ pub async fn execute(
     }
     publish(gateway, &action, &op, &link);
     Ok(op)
+}
+
+async fn without_superseded(
+    gateway: &Gateway,
+    op: &OperationRecord,
+    action: Action,
+) -> Result<Action, StoreError> {
+    let (ghl, baserow) = match &action {
+        Action::UpdateContact { patch } => (patch.clone(), patch.clone()),
+        Action::SyncContact { ghl, baserow } => (ghl.clone(), baserow.clone()),
+        _ => return Ok(action),
+    };
+    let Some(entity) = op.entity_id else {
+        return Ok(action);
+    };
+    let later = gateway.store.later_operations(entity, op.id).await?;
+    if later.is_empty() {
+        return Ok(action);
+    }
+    let (mut ghl, mut baserow) = (ghl, baserow);
+    for newer in later {
+        let Ok(newer_action) = serde_json::from_value::<Action>(newer.input.clone()) else {
+            continue;
+        };
+        let (newer_ghl, newer_baserow) = match newer_action {
+            Action::UpdateContact { patch } => (patch.clone(), patch),
+            Action::SyncContact { ghl, baserow } => (ghl, baserow),
+            _ => continue,
+        };
+        if newer.ghl.outcome == Outcome::Succeeded {
+            drop_fields(&mut ghl, &newer_ghl);
+        }
+        if newer.baserow.outcome == Outcome::Succeeded {
+            drop_fields(&mut baserow, &newer_baserow);
+        }
+    }
+    Ok(Action::SyncContact { ghl, baserow })
+}
+
+/// Clears in `older` every field `newer` sets.
+fn drop_fields(older: &mut super::ContactPatch, newer: &super::ContactPatch) {
+    if newer.first_name.is_some() {
+        older.first_name = None;
+    }
+    if newer.last_name.is_some() {
+        older.last_name = None;
+    }
+    if newer.name.is_some() {
+        older.name = None;
+    }
+    if newer.email.is_some() {
+        older.email = None;
+    }
+    if newer.phone.is_some() {
+        older.phone = None;
+    }
+    if newer.company_name.is_some() {
+        older.company_name = None;
+    }
 }
 
 fn apply(

@@ -306,6 +306,13 @@ pub trait Store: Send + Sync + 'static {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<OperationRecord>, StoreError>;
+    /// Operations on `entity` recorded after operation `after` (in id order): a resumed update
+    /// must not overwrite what a later one wrote.
+    async fn later_operations(
+        &self,
+        entity: Uuid,
+        after: Uuid,
+    ) -> Result<Vec<OperationRecord>, StoreError>;
     /// Pending operations due now that no worker holds, leased for `lease` so that exactly one
     /// worker executes each.
     async fn claim_due_operations(

@@ -277,6 +277,21 @@ impl Store for SqliteStore {
         rows.iter().map(operation_from_row).collect()
     }
 
+    async fn later_operations(
+        &self,
+        entity: Uuid,
+        after: Uuid,
+    ) -> Result<Vec<OperationRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM operations WHERE entity_id = ? AND id > ? ORDER BY id LIMIT 1000",
+        )
+        .bind(entity.to_string())
+        .bind(after.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(operation_from_row).collect()
+    }
+
     async fn claim_due_operations(
         &self,
         lease: std::time::Duration,

@@ -118,6 +118,14 @@ impl Store for PgStore {
         operations::list(&self.pool, status, after, limit).await
     }
 
+    async fn later_operations(
+        &self,
+        entity: Uuid,
+        after: Uuid,
+    ) -> Result<Vec<OperationRecord>, StoreError> {
+        operations::later(&self.pool, entity, after).await
+    }
+
     async fn claim_due_operations(
         &self,
         lease: Duration,

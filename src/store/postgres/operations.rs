@@ -179,6 +179,23 @@ pub(super) async fn list(
     rows.iter().map(operation_from_row).collect()
 }
 
+pub(super) async fn later(
+    pool: &PgPool,
+    entity: Uuid,
+    after: Uuid,
+) -> Result<Vec<OperationRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {OPERATION_COLUMNS} FROM operations WHERE entity_id = $1 AND id > $2
+         ORDER BY id LIMIT 1000"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(entity)
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(operation_from_row).collect()
+}
+
 /// Due and lease are judged by the database's clock, so replicas with skewed clocks still agree
 /// on when a lease has run out.
 pub(super) async fn claim_due(
