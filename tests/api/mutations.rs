@@ -323,7 +323,7 @@ async fn a_side_that_is_down_is_finished_by_the_worker() {
 
     let query = "query($id: ID!) { operation(id: $id) { status ghl { outcome } } }";
     let mut status = Value::Null;
-    for _ in 0..40 {
+    for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let data = app.graphql(query, json!({"id": op["id"]})).await;
         status = data["operation"]["status"].clone();
@@ -375,7 +375,7 @@ async fn a_resumed_create_adopts_what_its_earlier_attempt_made_instead_of_duplic
     journal::run_due(&app.gateway, 16).await.unwrap();
     // The background worker may have claimed it first: wait for the outcome.
     let mut finished = None;
-    for _ in 0..50 {
+    for _ in 0..200 {
         let current = app.gateway.store.operation(op.id).await.unwrap().unwrap();
         if current.status != ghl_baserow_gateway::store::OperationStatus::Pending {
             finished = Some(current);

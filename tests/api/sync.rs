@@ -79,7 +79,8 @@ fn rows_with_email(app: &TestApp, email: &str) -> Vec<Value> {
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..60 {
+    // Generous: under a full parallel test run on 2 cores, sync takes seconds, not milliseconds.
+    for _ in 0..250 {
         if check().await {
             return;
         }
