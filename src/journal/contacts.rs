@@ -377,7 +377,17 @@ async fn prime_empty_children_ghl(gateway: &Gateway, id: &str) {
         .await;
 }
 
+/// Notes the row state the gateway's own write produced: its `last_modified` is the time of a
+/// copy, not of an edit, and the `latest` merge rule must not take it for one.
 async fn prime_baserow(gateway: &Gateway, row: ContactRow) {
+    if let Some(modified) = &row.last_modified
+        && let Err(e) = gateway
+            .store
+            .record_echo("baserow", &row.id.to_string(), modified)
+            .await
+    {
+        tracing::warn!(error = %e, "could not note a Baserow write");
+    }
     gateway
         .caches
         .baserow_contacts

@@ -115,7 +115,14 @@ pub async fn reconcile(
         (None, Some(r)) => create_missing(gateway, link, fields_of_row(r), trigger).await,
         (None, None) => Ok(Applied::NothingToDo),
         (Some(g), Some(r)) => {
-            let ghl_changed_last = later(g.date_updated.as_deref(), r.last_modified.as_deref());
+            // A Baserow row last written by the gateway itself holds a copy, not an edit: its
+            // timestamp says nothing about which side changed last.
+            let copied = match &r.last_modified {
+                Some(modified) => written_by_gateway(gateway, r.id, modified).await?,
+                None => false,
+            };
+            let ghl_changed_last =
+                copied || later(g.date_updated.as_deref(), r.last_modified.as_deref());
             let mut ghl_patch = ContactPatch::default();
             let mut baserow_patch = ContactPatch::default();
             let mut conflicts = Vec::new();
@@ -161,6 +168,27 @@ pub async fn reconcile(
             Ok(Applied::Updated)
         }
     }
+}
+
+/// Whether the row's current state is one the gateway's own write produced (the note stays).
+async fn written_by_gateway(
+    gateway: &Gateway,
+    row_id: i64,
+    modified: &str,
+) -> Result<bool, SyncError> {
+    let store = &gateway.store;
+    let id = row_id.to_string();
+    let ours = store
+        .take_echo("baserow", &id, modified)
+        .await
+        .map_err(|e| SyncError::Store(e.to_string()))?;
+    if ours {
+        store
+            .record_echo("baserow", &id, modified)
+            .await
+            .map_err(|e| SyncError::Store(e.to_string()))?;
+    }
+    Ok(ours)
 }
 
 /// True when GHL's `dateUpdated` is at or after Baserow's `last_modified`.
