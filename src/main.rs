@@ -64,6 +64,7 @@ enum Command {
     Audit(AuditCommand),
     /// Validate the configuration and try both credentials (one read each); changes nothing.
     CheckConfig {
+        /// The gateway's TOML configuration file (see gateway.example.toml).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
@@ -91,6 +92,7 @@ enum SyncCommand {
     /// Compare every linked record in both systems and the store and print the differences;
     /// exit status 0 only when there are none. Changes nothing.
     Verify {
+        /// The gateway's TOML configuration file (see gateway.example.toml).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
@@ -98,6 +100,7 @@ enum SyncCommand {
     Business {
         /// The business's GraphQL id (or its gateway UUID).
         id: String,
+        /// The gateway's TOML configuration file (see gateway.example.toml).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
@@ -110,6 +113,7 @@ enum AuditCommand {
         /// RFC 3339 time, e.g. 2026-05-01T00:00:00Z (or a date: midnight UTC).
         #[arg(long, value_name = "T")]
         since: String,
+        /// The gateway's TOML configuration file (see gateway.example.toml).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
