@@ -9,7 +9,9 @@ use async_graphql::{
 use uuid::Uuid;
 
 use super::{
+    business::{Business, business_of_contact},
     children::{Note, Task, load_notes, load_tasks},
+    contact_filter::{self, ContactFilter},
     errors, ids,
     loaders::{BaserowContactKey, GhlContactKey},
 };
@@ -216,6 +218,14 @@ impl Contact {
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
         load_notes(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
     }
+
+    /// The contact's business: the one GHL's `businessId` names when GHL's record was read,
+    /// else the one the Baserow row's `business` link names; null when none (or it no longer
+    /// exists). Needs the `businesses.readonly` scope.
+    #[graphql(guard = "ScopeGuard(Scope::BusinessesReadonly)")]
+    async fn business(&self, ctx: &Context<'_>) -> Result<Option<Business>> {
+        business_of_contact(ctx.data::<Arc<Gateway>>()?, &self.0).await
+    }
 }
 
 impl Contact {
@@ -405,31 +415,27 @@ impl ContactQuery {
             .map(Contact))
     }
 
-    /// Contacts in creation order, Relay-style: `first` (at most 100) after a cursor.
+    /// Contacts in creation order, Relay-style: `first` (at most 100) after a cursor. With a
+    /// `filter`, only the contacts meeting every condition given: a contact matches when its
+    /// GHL record or its Baserow row does (see `ContactFilter`); both systems are asked with
+    /// their own filters, and cursors stay gateway ids in creation order. Under read policy
+    /// `mirror` for contacts, a filter searches Baserow only.
     #[graphql(guard = "ScopeGuard(Scope::ContactsReadonly)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
+        filter: Option<ContactFilter>,
     ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
         let gateway = ctx.data::<Arc<Gateway>>()?;
-        let first = usize::try_from(first)
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| {
-                errors::bad_input("first", format!("must be between 1 and {MAX_PAGE_SIZE}"))
-            })?;
-        let after = match after {
-            Some(cursor) => Some(
-                <OpaqueCursor<Uuid> as async_graphql::connection::CursorType>::decode_cursor(
-                    &cursor,
-                )
-                .map_err(|_| errors::bad_input("after", "not a cursor from this API"))?
-                .0,
-            ),
-            None => None,
-        };
+        let (first, after) = contact_filter::page_args(first, after)?;
+        if let Some(filter) = filter {
+            let conditions = filter.check(gateway).await?;
+            if !conditions.is_empty() {
+                return contact_filter::connection(gateway, &conditions, first, after).await;
+            }
+        }
         let mut links = gateway
             .store
             .list_links(EntityKind::Contact, after, first as u32 + 1)

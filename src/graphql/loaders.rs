@@ -18,7 +18,9 @@ use moka::future::Cache;
 
 use crate::{
     backends::{
-        baserow::{self, BaserowClient, BaserowError, ContactRow, NoteRow, Table, TaskRow},
+        baserow::{
+            self, BaserowClient, BaserowError, BusinessRow, ContactRow, NoteRow, Table, TaskRow,
+        },
         ghl::{self, GhlClient, GhlError},
     },
     config::CacheConfig,
@@ -61,6 +63,8 @@ pub struct Caches {
     pub baserow_contacts: Cache<BaserowContactKey, Option<ContactRow>>,
     pub baserow_tasks: Cache<BaserowTasksKey, Arc<Vec<TaskRow>>>,
     pub baserow_notes: Cache<BaserowNotesKey, Arc<Vec<NoteRow>>>,
+    pub ghl_businesses: Cache<GhlBusinessKey, Option<ghl::Business>>,
+    pub baserow_businesses: Cache<BaserowBusinessKey, Option<BusinessRow>>,
     /// Hits and misses per cache, for the metrics.
     pub stats: CacheStats,
 }
@@ -93,6 +97,8 @@ impl Caches {
         self.baserow_contacts.invalidate_all();
         self.baserow_tasks.invalidate_all();
         self.baserow_notes.invalidate_all();
+        self.ghl_businesses.invalidate_all();
+        self.baserow_businesses.invalidate_all();
     }
 
     fn stat(&self, name: &'static str) -> (&CacheStats, &'static str) {
@@ -117,6 +123,8 @@ impl Caches {
             baserow_contacts: cache(config),
             baserow_tasks: cache(config),
             baserow_notes: cache(config),
+            ghl_businesses: cache(config),
+            baserow_businesses: cache(config),
             stats: CacheStats::default(),
         }
     }
@@ -339,6 +347,68 @@ impl Loader<BaserowNotesKey> for UpstreamLoader {
                 Ok(grouped
                     .into_iter()
                     .map(|(p, rows)| (BaserowNotesKey(p), Arc::new(rows)))
+                    .collect())
+            },
+        )
+        .await
+    }
+}
+
+/// A GHL business by GHL id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GhlBusinessKey(pub String);
+/// A Baserow business row by row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BaserowBusinessKey(pub i64);
+
+impl Loader<GhlBusinessKey> for UpstreamLoader {
+    type Value = Option<ghl::Business>;
+    type Error = LoadError;
+
+    /// GHL has no batch read of businesses by id: one concurrent GET per missing business.
+    async fn load(
+        &self,
+        keys: &[GhlBusinessKey],
+    ) -> Result<HashMap<GhlBusinessKey, Self::Value>, LoadError> {
+        cached(
+            self.caches.stat("ghl_businesses"),
+            &self.caches.ghl_businesses,
+            keys,
+            |missing| async move {
+                let found = try_join_all(missing.into_iter().map(|key| async move {
+                    let business = self.ghl.get_business(&key.0).await?;
+                    Ok::<_, LoadError>((key, business))
+                }))
+                .await?;
+                Ok(found.into_iter().collect())
+            },
+        )
+        .await
+    }
+}
+
+impl Loader<BaserowBusinessKey> for UpstreamLoader {
+    type Value = Option<BusinessRow>;
+    type Error = LoadError;
+
+    /// All missing rows in one filtered listing (per 50 ids).
+    async fn load(
+        &self,
+        keys: &[BaserowBusinessKey],
+    ) -> Result<HashMap<BaserowBusinessKey, Self::Value>, LoadError> {
+        cached(
+            self.caches.stat("baserow_businesses"),
+            &self.caches.baserow_businesses,
+            keys,
+            |missing| async move {
+                let ids: Vec<i64> = missing.iter().map(|k| k.0).collect();
+                let rows: Vec<BusinessRow> =
+                    self.baserow.rows_by_ids(Table::Businesses, &ids).await?;
+                let mut by_id: HashMap<i64, BusinessRow> =
+                    rows.into_iter().map(|r| (r.id, r)).collect();
+                Ok(missing
+                    .into_iter()
+                    .map(|k| (k, by_id.remove(&k.0)))
                     .collect())
             },
         )

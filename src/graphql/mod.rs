@@ -6,6 +6,7 @@ mod business_mutation;
 mod child_mutation;
 pub mod children;
 pub mod contact;
+pub mod contact_filter;
 mod errors;
 pub mod ids;
 pub mod loaders;

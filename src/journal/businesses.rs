@@ -20,6 +20,7 @@ use crate::{
         baserow::{BaserowError, BusinessRow, Table, filters::condition, schema},
         ghl::GhlError,
     },
+    graphql::loaders::{BaserowBusinessKey, GhlBusinessKey},
     state::Gateway,
     store::{EntityKind, Link},
 };
@@ -49,7 +50,25 @@ pub async fn ghl_step(
         },
         other => return Err(not_a_business_action(other)),
     }
+    forget_ghl(gateway, &id).await;
     Ok(SideDone::done())
+}
+
+/// Reads after a business write must not be served the old record from the cache.
+async fn forget_ghl(gateway: &Gateway, id: &str) {
+    gateway
+        .caches
+        .ghl_businesses
+        .invalidate(&GhlBusinessKey(id.to_string()))
+        .await;
+}
+
+async fn forget_baserow(gateway: &Gateway, row_id: i64) {
+    gateway
+        .caches
+        .baserow_businesses
+        .invalidate(&BaserowBusinessKey(row_id))
+        .await;
 }
 
 fn not_a_business_action(action: &Action) -> StepError {
@@ -137,6 +156,7 @@ pub async fn baserow_step(
         }
         other => return Err(not_a_business_action(other)),
     }
+    forget_baserow(gateway, row_id).await;
     Ok(SideDone::done())
 }
 
@@ -188,12 +208,14 @@ pub async fn compensate(gateway: &Gateway, link: &Link, ghl_failed: bool) -> Res
                 Ok(()) | Err(BaserowError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
+            forget_baserow(gateway, row).await;
         }
     } else if let Some(id) = &link.ghl_id {
         match gateway.ghl.delete_business(id).await {
             Ok(()) | Err(GhlError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
+        forget_ghl(gateway, id).await;
     }
     Ok(())
 }

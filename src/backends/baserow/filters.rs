@@ -9,13 +9,16 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
     BaserowClient, BaserowError, IDS_PER_FILTER, TableRef,
     fields::parse_timestamp,
+    models::Page,
     schema::{GHL_ID_FIELD, ROW_ID_FIELD},
+    transport::Repeat,
 };
 
 /// The last-modified field every mapped table has (see [`super::schema`]).
@@ -28,6 +31,15 @@ pub fn any_of<'a>(field: &str, kind: &str, values: impl IntoIterator<Item = &'a 
         .map(|value| json!({"field": field, "type": kind, "value": value}))
         .collect();
     json!({"filter_type": "OR", "filters": filters})
+}
+
+/// Every condition must hold: `{"filter_type":"AND","filters":[...]}` of `(field, type, value)`.
+pub fn all_of(conditions: &[(&str, &str, String)]) -> Value {
+    let filters: Vec<Value> = conditions
+        .iter()
+        .map(|(field, kind, value)| json!({"field": field, "type": kind, "value": value}))
+        .collect();
+    json!({"filter_type": "AND", "filters": filters})
 }
 
 /// A single-condition filter.
@@ -162,6 +174,38 @@ impl BaserowClient {
             )
             .await?;
         Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Every row matching `filters` (ANDed conditions) and, when given, Baserow's row `search`
+    /// (its full-text search over all fields: word prefixes, case-insensitive), page by page.
+    pub async fn search_rows<T: DeserializeOwned>(
+        &self,
+        table: impl TableRef,
+        filters: Option<&Value>,
+        search: Option<&str>,
+    ) -> Result<Vec<T>, BaserowError> {
+        let path = format!("api/database/rows/table/{}/", self.resolve(table));
+        let mut rows = Vec::new();
+        for page in 1.. {
+            let mut query = super::client::names();
+            query.push(("size", super::MAX_PAGE_SIZE.to_string()));
+            query.push(("page", page.to_string()));
+            if let Some(filters) = filters {
+                query.push(("filters", filters.to_string()));
+            }
+            if let Some(search) = search {
+                query.push(("search", search.to_string()));
+            }
+            let result: Page<T> = self
+                .transport
+                .send("searchRows", Method::GET, &path, &query, None, Repeat::Safe)
+                .await?;
+            rows.extend(result.results);
+            if result.next.is_none() {
+                break;
+            }
+        }
+        Ok(rows)
     }
 
     /// OR-filters `field` on `values`, [`IDS_PER_FILTER`] per call, chunks concurrently.

@@ -99,6 +99,18 @@ pub struct BusinessRow {
     #[serde(default)]
     pub website: Option<String>,
     #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
     pub ghl_id: Option<String>,
     /// The gateway id of the entity whose create made the row (the resumed create's marker).
     #[serde(default)]

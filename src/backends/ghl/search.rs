@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::client::{Call, seg};
-use super::models::{CustomField, null_as_default};
+use super::models::{Contact, CustomField, null_as_default};
 use super::{GhlClient, GhlError};
 
 /// Page-based search reaches this many records; beyond it only `searchAfter` works.
@@ -59,6 +59,34 @@ pub struct SearchContact {
     /// The item's sort values: pass the last item's to get the next page past 10,000.
     #[serde(default)]
     pub search_after: Option<Vec<Value>>,
+}
+
+impl From<SearchContact> for Contact {
+    /// The full record's shape with what a search item holds; what it lacks (`name`,
+    /// `address1`, `website`, ...) reads as absent, and the full name then comes from the first
+    /// and last name.
+    fn from(c: SearchContact) -> Self {
+        Contact {
+            id: c.id,
+            location_id: c.location_id,
+            first_name: c.first_name,
+            last_name: c.last_name,
+            email: c.email,
+            phone: c.phone,
+            company_name: c.company_name,
+            tags: c.tags,
+            custom_fields: c.custom_fields,
+            business_id: c.business_id,
+            source: c.source,
+            assigned_to: c.assigned_to,
+            country: c.country,
+            timezone: c.timezone,
+            dnd: c.dnd,
+            date_added: c.date_added,
+            date_updated: c.date_updated,
+            ..Contact::default()
+        }
+    }
 }
 
 /// One condition, or a group of them.
@@ -316,5 +344,30 @@ impl GhlClient {
             call = call.query("query", q);
         }
         self.send(call).await
+    }
+}
+
+/// Contacts per page of [`GhlClient::all_contacts_of_business`].
+pub const BUSINESS_CONTACTS_PAGE: u32 = 100;
+
+impl GhlClient {
+    /// Every contact GHL lists under a business: pages of [`BUSINESS_CONTACTS_PAGE`] until a
+    /// short page (one call for up to 99 contacts).
+    pub async fn all_contacts_of_business(
+        &self,
+        business_id: &str,
+    ) -> Result<Vec<SearchContact>, GhlError> {
+        let mut all = Vec::new();
+        loop {
+            let skip = u32::try_from(all.len()).unwrap_or(u32::MAX);
+            let page = self
+                .contacts_of_business(business_id, BUSINESS_CONTACTS_PAGE, skip, None)
+                .await?;
+            let short = page.contacts.len() < BUSINESS_CONTACTS_PAGE as usize;
+            all.extend(page.contacts);
+            if short || (page.count > 0 && all.len() as u64 >= page.count) {
+                return Ok(all);
+            }
+        }
     }
 }

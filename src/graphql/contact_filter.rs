@@ -1,0 +1,425 @@
+//! `contacts(filter:)` and `Business.contacts`: contacts matching conditions, found with each
+//! system's own filters rather than by reading every contact.
+//!
+//! Semantics over two systems: a contact matches when its GHL record meets every given condition
+//! OR its Baserow row meets every given condition (the conditions are not split across the two
+//! records). GHL is asked with `POST /contacts/search` (`businessId` and `email` eq, `tags`
+//! contains, `dateUpdated` range, free-text `query`), or `GET /contacts/business/{id}` when the
+//! business is the only condition; Baserow with one filtered listing of the Contacts table
+//! (`link_row_has` on `business`, `contains` on `email` and `tags`, `date_is_on_or_after` on
+//! `last_modified`, and the row `search`). What comes back is narrowed here to the exact
+//! conditions (an email equal ignoring case, a whole tag, the exact instant), since the upstream
+//! filters are broader (Baserow's dates work to the day, `contains` matches substrings).
+//!
+//! Every match gets a gateway link (`store.ensure_links`, as `contactByGhlId` does), and the
+//! result is ordered by gateway id like the unfiltered `contacts`, so cursors stay stable. The
+//! records listed also fill the contact caches: the page's fields then cost no further read.
+//!
+//! Under read policy `mirror` for contacts, only Baserow is searched (the sync keeps it a copy of
+//! GHL); GHL is asked only for the contacts of a business Baserow does not hold. A contact only
+//! GHL holds then shows once the sync has copied it.
+
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::{
+    ID, InputObject, Result,
+    connection::{Connection, CursorType, Edge, EmptyFields, OpaqueCursor},
+};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    business::business_link,
+    contact::{Contact, MAX_PAGE_SIZE, load_contacts},
+    errors, ids,
+    loaders::{BaserowContactKey, GhlContactKey, LoadError},
+};
+use crate::{
+    backends::{
+        baserow::{
+            ContactRow, Table,
+            fields::parse_timestamp,
+            filters::{LAST_MODIFIED_FIELD, all_of, utc_day},
+        },
+        ghl::{
+            self,
+            search::{FilterOperator, SearchContact, SearchFilter, SearchQuery},
+        },
+    },
+    config::ReadPolicy,
+    domain::merge,
+    state::Gateway,
+    store::{EntityKind, Link},
+};
+
+/// The Baserow link field from a contact row to its business row.
+const BUSINESS_FIELD: &str = "business";
+
+/// Conditions on contacts; every condition given must hold. A contact matches when its GHL
+/// record or its Baserow row meets all of them.
+#[derive(InputObject, Default)]
+pub struct ContactFilter {
+    /// Contacts of this business (a `Business` id): GHL's `businessId`, or the Baserow row's
+    /// `business` link.
+    pub business: Option<ID>,
+    /// Free text, as each system's own search understands it (GHL's search box; Baserow's row
+    /// search, which matches word beginnings in any field).
+    pub search: Option<String>,
+    /// Contacts carrying this tag (the whole tag, ignoring case).
+    pub tag: Option<String>,
+    /// Contacts with this email address (ignoring case).
+    pub email: Option<String>,
+    /// Contacts changed at or after this instant (RFC 3339, e.g. `2026-01-31T09:00:00Z`): GHL's
+    /// `dateUpdated` or Baserow's `last_modified`.
+    pub updated_since: Option<String>,
+}
+
+/// A checked filter.
+#[derive(Default)]
+pub struct Conditions {
+    business: Option<Link>,
+    search: Option<String>,
+    tag: Option<String>,
+    email: Option<String>,
+    updated_since: Option<DateTime<Utc>>,
+}
+
+impl Conditions {
+    /// The contacts of one business.
+    pub fn of_business(business: Link) -> Self {
+        Conditions {
+            business: Some(business),
+            ..Conditions::default()
+        }
+    }
+
+    /// True when no condition was given.
+    pub fn is_empty(&self) -> bool {
+        self.business.is_none()
+            && self.search.is_none()
+            && self.tag.is_none()
+            && self.email.is_none()
+            && self.updated_since.is_none()
+    }
+
+    fn only_business(&self) -> bool {
+        self.business.is_some()
+            && self.search.is_none()
+            && self.tag.is_none()
+            && self.email.is_none()
+            && self.updated_since.is_none()
+    }
+
+    fn ghl_matches(&self, c: &SearchContact) -> bool {
+        let business = self.business.as_ref().and_then(|b| b.ghl_id.as_deref());
+        business.is_none_or(|b| c.business_id.as_deref() == Some(b))
+            && self
+                .email
+                .as_deref()
+                .is_none_or(|e| same_text(c.email.as_deref(), e))
+            && self
+                .tag
+                .as_deref()
+                .is_none_or(|t| c.tags.iter().any(|have| have.trim().eq_ignore_ascii_case(t)))
+            && self.updated_since.is_none_or(|since| {
+                c.date_updated
+                    .as_deref()
+                    .and_then(parse_timestamp)
+                    .is_some_and(|t| t >= since)
+            })
+    }
+
+    fn baserow_matches(&self, r: &ContactRow) -> bool {
+        let business = self.business.as_ref().and_then(|b| b.baserow_row_id);
+        business.is_none_or(|b| r.business.iter().any(|l| l.id == b))
+            && self
+                .email
+                .as_deref()
+                .is_none_or(|e| same_text(r.email.as_deref(), e))
+            && self.tag.as_deref().is_none_or(|t| {
+                r.tags
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .any(|have| have.trim().eq_ignore_ascii_case(t))
+            })
+            && self.updated_since.is_none_or(|since| {
+                r.last_modified
+                    .as_deref()
+                    .and_then(parse_timestamp)
+                    .is_some_and(|t| t >= since)
+            })
+    }
+}
+
+fn same_text(have: Option<&str>, wanted: &str) -> bool {
+    have.is_some_and(|h| h.trim().eq_ignore_ascii_case(wanted))
+}
+
+/// A given text condition, trimmed; blank is refused.
+fn text(field: &str, value: Option<String>) -> Result<Option<String>> {
+    match value.map(|v| v.trim().to_string()) {
+        Some(v) if v.is_empty() => Err(errors::bad_input(field, "must not be blank")),
+        other => Ok(other),
+    }
+}
+
+impl ContactFilter {
+    /// Checks every condition; a bad one is a `BAD_USER_INPUT` error naming its field.
+    pub async fn check(self, gateway: &Gateway) -> Result<Conditions> {
+        let business = match &self.business {
+            Some(id) => {
+                let uuid = ids::decode(EntityKind::Business, id)
+                    .map_err(|_| errors::bad_input("filter.business", "not a Business id"))?;
+                let link = business_link(gateway, uuid).await?;
+                Some(link.ok_or_else(|| {
+                    errors::bad_input("filter.business", "no business has this id")
+                })?)
+            }
+            None => None,
+        };
+        let updated_since = match text("filter.updatedSince", self.updated_since)? {
+            Some(s) => Some(
+                DateTime::parse_from_rfc3339(&s)
+                    .map_err(|_| {
+                        errors::bad_input(
+                            "filter.updatedSince",
+                            format!("{s:?} is not an RFC 3339 time (e.g. 2026-01-31T09:00:00Z)"),
+                        )
+                    })?
+                    .with_timezone(&Utc),
+            ),
+            None => None,
+        };
+        Ok(Conditions {
+            business,
+            search: text("filter.search", self.search)?,
+            tag: text("filter.tag", self.tag)?,
+            email: text("filter.email", self.email)?,
+            updated_since,
+        })
+    }
+}
+
+/// `first` (1..=100) and the gateway id an `after` cursor names.
+pub fn page_args(first: i32, after: Option<String>) -> Result<(usize, Option<Uuid>)> {
+    let first = usize::try_from(first)
+        .ok()
+        .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+        .ok_or_else(|| {
+            errors::bad_input("first", format!("must be between 1 and {MAX_PAGE_SIZE}"))
+        })?;
+    let after = match after {
+        Some(cursor) => Some(
+            OpaqueCursor::<Uuid>::decode_cursor(&cursor)
+                .map_err(|_| errors::bad_input("after", "not a cursor from this API"))?
+                .0,
+        ),
+        None => None,
+    };
+    Ok((first, after))
+}
+
+/// One page of the contacts matching `conditions`, in gateway-id (creation) order.
+pub async fn connection(
+    gateway: &Gateway,
+    conditions: &Conditions,
+    first: usize,
+    after: Option<Uuid>,
+) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
+    let (ghl, baserow) = futures::try_join!(
+        ghl_matches(gateway, conditions),
+        baserow_matches(gateway, conditions),
+    )
+    .map_err(|e| errors::upstream(&e))?;
+    prime(gateway, &ghl, &baserow).await;
+    let mut links: Vec<Link> = link_all(gateway, &ghl, &baserow)
+        .await?
+        .into_iter()
+        .filter(|l| after.is_none_or(|a| l.id > a))
+        .collect();
+    let has_next = links.len() > first;
+    links.truncate(first);
+    let records = load_contacts(gateway, links).await?;
+    let mut connection = Connection::new(after.is_some(), has_next);
+    connection.edges.extend(
+        records
+            .into_iter()
+            .map(|r| Edge::new(OpaqueCursor(r.link.id), Contact(r))),
+    );
+    Ok(connection)
+}
+
+/// The GHL contacts meeting every condition.
+async fn ghl_matches(
+    gateway: &Gateway,
+    conditions: &Conditions,
+) -> Result<Vec<SearchContact>, LoadError> {
+    let business = conditions.business.as_ref();
+    if business.is_some_and(|b| b.ghl_id.is_none()) {
+        // GHL cannot hold a contact of a business it does not hold.
+        return Ok(Vec::new());
+    }
+    let mirror = gateway.config.read.contacts == ReadPolicy::Mirror;
+    if mirror && business.is_none_or(|b| b.baserow_row_id.is_some()) {
+        return Ok(Vec::new());
+    }
+    let business_id = business.and_then(|b| b.ghl_id.clone());
+    let found = match business_id {
+        Some(id) if conditions.only_business() => {
+            gateway.ghl.all_contacts_of_business(&id).await?
+        }
+        business_id => {
+            let mut filters = Vec::new();
+            if let Some(id) = business_id {
+                filters.push(SearchFilter::eq("businessId", id));
+            }
+            if let Some(email) = &conditions.email {
+                filters.push(SearchFilter::eq("email", email.clone()));
+            }
+            if let Some(tag) = &conditions.tag {
+                filters.push(SearchFilter::new(
+                    "tags",
+                    FilterOperator::Contains,
+                    tag.clone(),
+                ));
+            }
+            if let Some(since) = conditions.updated_since {
+                filters.push(SearchFilter::new(
+                    "dateUpdated",
+                    FilterOperator::Range,
+                    serde_json::json!({ "gte": since.to_rfc3339() }),
+                ));
+            }
+            let query = SearchQuery {
+                filters,
+                query: conditions.search.clone(),
+                page_limit: ghl::search::MAX_PAGE_LIMIT,
+                ..SearchQuery::default()
+            };
+            gateway.ghl.search_contacts(query).collect().await?
+        }
+    };
+    Ok(found
+        .into_iter()
+        .filter(|c| conditions.ghl_matches(c))
+        .collect())
+}
+
+/// The Baserow contact rows meeting every condition.
+async fn baserow_matches(
+    gateway: &Gateway,
+    conditions: &Conditions,
+) -> Result<Vec<ContactRow>, LoadError> {
+    let mut filter: Vec<(&str, &str, String)> = Vec::new();
+    if let Some(business) = &conditions.business {
+        let Some(row) = business.baserow_row_id else {
+            // Baserow cannot hold a contact of a business it does not hold.
+            return Ok(Vec::new());
+        };
+        filter.push((BUSINESS_FIELD, "link_row_has", row.to_string()));
+    }
+    if let Some(email) = &conditions.email {
+        // `equal` is case-sensitive; `contains` is not, and the exact match is checked below.
+        filter.push(("email", "contains", email.clone()));
+    }
+    if let Some(tag) = &conditions.tag {
+        filter.push(("tags", "contains", tag.clone()));
+    }
+    if let Some(since) = conditions.updated_since {
+        filter.push((LAST_MODIFIED_FIELD, "date_is_on_or_after", utc_day(since)));
+    }
+    let filter = (!filter.is_empty()).then(|| all_of(&filter));
+    let rows: Vec<ContactRow> = gateway
+        .baserow
+        .search_rows(Table::Contacts, filter.as_ref(), conditions.search.as_deref())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| conditions.baserow_matches(r))
+        .collect())
+}
+
+/// Fills the contact caches with the records just listed. A GHL listing comes from its search
+/// index, which can lag a write, so it never replaces a record the cache already holds.
+async fn prime(gateway: &Gateway, ghl: &[SearchContact], baserow: &[ContactRow]) {
+    let caches = &gateway.caches;
+    for contact in ghl {
+        let record: ghl::Contact = contact.clone().into();
+        caches
+            .ghl_contacts
+            .entry(GhlContactKey(contact.id.clone()))
+            .or_insert(Some(record))
+            .await;
+    }
+    for row in baserow {
+        caches
+            .baserow_contacts
+            .insert(BaserowContactKey(row.id), Some(row.clone()))
+            .await;
+    }
+}
+
+/// The links of every match, in gateway-id order; a match the gateway has not seen yet gets one.
+async fn link_all(
+    gateway: &Gateway,
+    ghl: &[SearchContact],
+    baserow: &[ContactRow],
+) -> Result<Vec<Link>> {
+    let store = &gateway.store;
+    let row_ids: Vec<i64> = baserow.iter().map(|r| r.id).collect();
+    let row_ghl_ids = baserow
+        .iter()
+        .filter_map(|r| merge::present(r.ghl_id.as_deref()));
+    let ghl_ids: Vec<String> = ghl
+        .iter()
+        .map(|c| c.id.as_str())
+        .chain(row_ghl_ids)
+        .collect::<HashSet<&str>>()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let (by_row, by_ghl) = futures::try_join!(
+        store.links_by_baserow_ids(EntityKind::Contact, &row_ids),
+        store.links_by_ghl_ids(EntityKind::Contact, &ghl_ids),
+    )
+    .map_err(|e| errors::store(&e))?;
+    let known_rows: HashSet<i64> = by_row.iter().filter_map(|l| l.baserow_row_id).collect();
+    let known_ghl: HashSet<String> = by_ghl.iter().filter_map(|l| l.ghl_id.clone()).collect();
+
+    // Rows first: a row naming its GHL id pairs the two sides in one link.
+    let mut candidates = Vec::new();
+    for row in baserow {
+        let ghl_id = merge::present(row.ghl_id.as_deref()).map(str::to_string);
+        let unknown = !known_rows.contains(&row.id)
+            || ghl_id.as_ref().is_some_and(|id| !known_ghl.contains(id));
+        if unknown {
+            let mut link = Link::new(EntityKind::Contact);
+            link.baserow_row_id = Some(row.id);
+            link.ghl_id = ghl_id;
+            candidates.push(link);
+        }
+    }
+    for contact in ghl {
+        if !known_ghl.contains(&contact.id) {
+            let mut link = Link::new(EntityKind::Contact);
+            link.ghl_id = Some(contact.id.clone());
+            candidates.push(link);
+        }
+    }
+    let created = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        store
+            .ensure_links(&candidates)
+            .await
+            .map_err(|e| errors::store(&e))?
+    };
+    let mut all: HashMap<Uuid, Link> = HashMap::new();
+    for link in by_row.into_iter().chain(by_ghl).chain(created) {
+        all.insert(link.id, link);
+    }
+    let mut links: Vec<Link> = all.into_values().collect();
+    links.sort_by_key(|l| l.id);
+    Ok(links)
+}
