@@ -161,8 +161,12 @@ impl Business {
 
     /// Postal (ZIP) code (GHL `postalCode`, Baserow `postal_code`).
     async fn postal_code(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.text(ctx, |b| b.postal_code.as_deref(), |r| r.postal_code.as_deref())
-            .await
+        self.text(
+            ctx,
+            |b| b.postal_code.as_deref(),
+            |r| r.postal_code.as_deref(),
+        )
+        .await
     }
 
     /// Country.
@@ -173,8 +177,12 @@ impl Business {
 
     /// Free-text description.
     async fn description(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.text(ctx, |b| b.description.as_deref(), |r| r.description.as_deref())
-            .await
+        self.text(
+            ctx,
+            |b| b.description.as_deref(),
+            |r| r.description.as_deref(),
+        )
+        .await
     }
 
     /// The business's contacts in creation order, Relay-style: the same connection as
@@ -239,7 +247,11 @@ pub async fn business_of_contact(
                 .links_by_ghl_ids(EntityKind::Business, std::slice::from_ref(id))
                 .await
         }
-        (None, Some(row)) => store.links_by_baserow_ids(EntityKind::Business, &[row]).await,
+        (None, Some(row)) => {
+            store
+                .links_by_baserow_ids(EntityKind::Business, &[row])
+                .await
+        }
         (None, None) => return Ok(None),
     };
     if let Some(link) = known.map_err(|e| errors::store(&e))?.pop() {

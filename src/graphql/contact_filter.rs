@@ -11,6 +11,10 @@
 //! conditions (an email equal ignoring case, a whole tag, the exact instant), since the upstream
 //! filters are broader (Baserow's dates work to the day, `contains` matches substrings).
 //!
+//! Each listing is kept for the cache TTL, and dropped as soon as the journal publishes a change
+//! to any contact or business (a write through the gateway, or one the sync applied); a change
+//! made directly in a system shows once the sync has applied it or the TTL has passed.
+//!
 //! Every match gets a gateway link (`store.ensure_links`, as `contactByGhlId` does), and the
 //! result is ordered by gateway id like the unfiltered `contacts`, so cursors stay stable. The
 //! records listed also fill the contact caches: the page's fields then cost no further read.
@@ -19,7 +23,10 @@
 //! GHL); GHL is asked only for the contacts of a business Baserow does not hold. A contact only
 //! GHL holds then shows once the sync has copied it.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use async_graphql::{
     ID, InputObject, Result,
@@ -32,7 +39,7 @@ use super::{
     business::business_link,
     contact::{Contact, MAX_PAGE_SIZE, load_contacts},
     errors, ids,
-    loaders::{BaserowContactKey, GhlContactKey, LoadError},
+    loaders::{BaserowContactKey, ContactListKey, ContactMatches, GhlContactKey, LoadError},
 };
 use crate::{
     backends::{
@@ -102,6 +109,18 @@ impl Conditions {
             && self.updated_since.is_none()
     }
 
+    /// The conditions written out, as the listing cache's key.
+    fn key(&self) -> ContactListKey {
+        ContactListKey(format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.business.as_ref().map(|b| b.id),
+            self.search,
+            self.tag,
+            self.email,
+            self.updated_since,
+        ))
+    }
+
     fn only_business(&self) -> bool {
         self.business.is_some()
             && self.search.is_none()
@@ -117,10 +136,11 @@ impl Conditions {
                 .email
                 .as_deref()
                 .is_none_or(|e| same_text(c.email.as_deref(), e))
-            && self
-                .tag
-                .as_deref()
-                .is_none_or(|t| c.tags.iter().any(|have| have.trim().eq_ignore_ascii_case(t)))
+            && self.tag.as_deref().is_none_or(|t| {
+                c.tags
+                    .iter()
+                    .any(|have| have.trim().eq_ignore_ascii_case(t))
+            })
             && self.updated_since.is_none_or(|since| {
                 c.date_updated
                     .as_deref()
@@ -227,13 +247,8 @@ pub async fn connection(
     first: usize,
     after: Option<Uuid>,
 ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
-    let (ghl, baserow) = futures::try_join!(
-        ghl_matches(gateway, conditions),
-        baserow_matches(gateway, conditions),
-    )
-    .map_err(|e| errors::upstream(&e))?;
-    prime(gateway, &ghl, &baserow).await;
-    let mut links: Vec<Link> = link_all(gateway, &ghl, &baserow)
+    let found = matches(gateway, conditions).await?;
+    let mut links: Vec<Link> = link_all(gateway, &found.ghl, &found.baserow)
         .await?
         .into_iter()
         .filter(|l| after.is_none_or(|a| l.id > a))
@@ -248,6 +263,29 @@ pub async fn connection(
             .map(|r| Edge::new(OpaqueCursor(r.link.id), Contact(r))),
     );
     Ok(connection)
+}
+
+/// What each system holds that meets the conditions: listed once, then kept in the cache until
+/// its TTL ends or the journal publishes a contact or business change.
+async fn matches(gateway: &Gateway, conditions: &Conditions) -> Result<Arc<ContactMatches>> {
+    let lists = &gateway.caches.contact_lists;
+    lists.watch(&gateway.changes);
+    let key = conditions.key();
+    if let Some(found) = lists.cache.get(&key).await {
+        gateway.caches.stats.record("contact_lists", 1, 0);
+        return Ok(found);
+    }
+    gateway.caches.stats.record("contact_lists", 0, 1);
+    let generation = lists.generation();
+    let (ghl, baserow) = futures::try_join!(
+        ghl_matches(gateway, conditions),
+        baserow_matches(gateway, conditions),
+    )
+    .map_err(|e| errors::upstream(&e))?;
+    prime(gateway, &ghl, &baserow).await;
+    let found = Arc::new(ContactMatches { ghl, baserow });
+    lists.keep(key, found.clone(), generation).await;
+    Ok(found)
 }
 
 /// The GHL contacts meeting every condition.
@@ -266,9 +304,7 @@ async fn ghl_matches(
     }
     let business_id = business.and_then(|b| b.ghl_id.clone());
     let found = match business_id {
-        Some(id) if conditions.only_business() => {
-            gateway.ghl.all_contacts_of_business(&id).await?
-        }
+        Some(id) if conditions.only_business() => gateway.ghl.all_contacts_of_business(&id).await?,
         business_id => {
             let mut filters = Vec::new();
             if let Some(id) = business_id {
@@ -332,7 +368,11 @@ async fn baserow_matches(
     let filter = (!filter.is_empty()).then(|| all_of(&filter));
     let rows: Vec<ContactRow> = gateway
         .baserow
-        .search_rows(Table::Contacts, filter.as_ref(), conditions.search.as_deref())
+        .search_rows(
+            Table::Contacts,
+            filter.as_ref(),
+            conditions.search.as_deref(),
+        )
         .await?;
     Ok(rows
         .into_iter()

@@ -9,12 +9,16 @@
 use std::{
     collections::{BTreeMap, HashMap},
     hash::Hash,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
 };
 
 use async_graphql::dataloader::Loader;
 use futures::future::try_join_all;
 use moka::future::Cache;
+use tokio::sync::broadcast;
 
 use crate::{
     backends::{
@@ -24,6 +28,8 @@ use crate::{
         ghl::{self, GhlClient, GhlError},
     },
     config::CacheConfig,
+    graphql::subscription::EntityChange,
+    store::EntityKind,
 };
 
 /// A failed upstream load, cheap to clone to every waiter of a batch.
@@ -65,6 +71,7 @@ pub struct Caches {
     pub baserow_notes: Cache<BaserowNotesKey, Arc<Vec<NoteRow>>>,
     pub ghl_businesses: Cache<GhlBusinessKey, Option<ghl::Business>>,
     pub baserow_businesses: Cache<BaserowBusinessKey, Option<BusinessRow>>,
+    pub contact_lists: ContactLists,
     /// Hits and misses per cache, for the metrics.
     pub stats: CacheStats,
 }
@@ -99,6 +106,7 @@ impl Caches {
         self.baserow_notes.invalidate_all();
         self.ghl_businesses.invalidate_all();
         self.baserow_businesses.invalidate_all();
+        self.contact_lists.forget();
     }
 
     fn stat(&self, name: &'static str) -> (&CacheStats, &'static str) {
@@ -125,6 +133,7 @@ impl Caches {
             baserow_notes: cache(config),
             ghl_businesses: cache(config),
             baserow_businesses: cache(config),
+            contact_lists: ContactLists::new(cache(config)),
             stats: CacheStats::default(),
         }
     }
@@ -413,5 +422,73 @@ impl Loader<BaserowBusinessKey> for UpstreamLoader {
             },
         )
         .await
+    }
+}
+
+/// The conditions of a filtered contact listing, written out (see `contact_filter`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContactListKey(pub String);
+
+/// What each system listed for one set of conditions.
+#[derive(Debug, Default)]
+pub struct ContactMatches {
+    pub ghl: Vec<ghl::search::SearchContact>,
+    pub baserow: Vec<ContactRow>,
+}
+
+/// Filtered contact listings, kept for the cache TTL and all dropped whenever the journal
+/// publishes a contact or business change (a gateway write, or one the sync applied).
+#[derive(Clone)]
+pub struct ContactLists {
+    pub cache: Cache<ContactListKey, Arc<ContactMatches>>,
+    /// Bumped by every drop: a listing read across a change is not kept.
+    generation: Arc<AtomicU64>,
+    watching: Arc<AtomicBool>,
+}
+
+impl ContactLists {
+    fn new(cache: Cache<ContactListKey, Arc<ContactMatches>>) -> Self {
+        ContactLists {
+            cache,
+            generation: Arc::default(),
+            watching: Arc::default(),
+        }
+    }
+
+    /// Starts, once, dropping every listing on each contact or business change published on
+    /// `changes`. The watcher ends when the sender (the gateway) is gone.
+    pub fn watch(&self, changes: &broadcast::Sender<EntityChange>) {
+        if self.watching.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let mut received = changes.subscribe();
+        let lists = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match received.recv().await {
+                    Ok(c) if !matches!(c.entity, EntityKind::Contact | EntityKind::Business) => {}
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => lists.forget(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Drops every listing.
+    pub fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_all();
+    }
+
+    /// The current generation: read it before listing, and pass it to [`Self::keep`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Caches a listing unless a change was published since `generation` was read.
+    pub async fn keep(&self, key: ContactListKey, value: Arc<ContactMatches>, generation: u64) {
+        if self.generation() == generation {
+            self.cache.insert(key, value).await;
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! Black-box tests of the gateway: each spawns the app on a free port over both simulators.
 
 mod auth;
+mod business_reads;
 mod child_mutations;
 mod cli;
 mod contacts;
 mod dry_run;
+mod filters;
 mod helpers;
 mod mutations;
 mod operations;

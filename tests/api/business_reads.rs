@@ -1,0 +1,186 @@
+//! The business read side: fields, `Business.contacts` and its upstream cost, `Contact.business`
+//! and the scope it needs.
+
+use ghl_baserow_gateway::auth::Scope;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, first_error_code, spawn_app};
+
+const NESTED: &str = r#"query($id: ID!) { business(id: $id) { name
+    contacts(first: 50) { edges { node { name email tasks { title } notes { body } } } } } }"#;
+
+/// The gateway id of the seeded business named `name`.
+async fn business_id(app: &TestApp, name: &str) -> String {
+    let data = app
+        .graphql(
+            "{ businesses(first: 10) { edges { node { id name } } } }",
+            json!({}),
+        )
+        .await;
+    data["businesses"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["name"] == name)
+        .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+        .expect("seeded business")
+}
+
+fn calls(app: &TestApp) -> Vec<(String, u64)> {
+    app.gateway.calls.snapshot().into_iter().collect()
+}
+
+#[tokio::test]
+async fn business_contacts_cost_one_listing_per_system_and_nothing_when_warm() {
+    let app = spawn_app().await;
+    let id = business_id(&app, "Northwind Traders").await;
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let data = app.graphql(NESTED, json!({"id": id})).await;
+    let business = &data["business"];
+    assert_eq!(business["name"], "Northwind Traders");
+    let edges = business["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 7, "{data}");
+    assert_eq!(edges[0]["node"]["name"], "Ada Lovelace");
+    assert_eq!(edges[0]["node"]["email"], "ada.lovelace@example.com");
+    for edge in edges {
+        assert_eq!(edge["node"]["tasks"].as_array().unwrap().len(), 2);
+        assert_eq!(edge["node"]["notes"].as_array().unwrap().len(), 2);
+    }
+
+    let expected: Vec<(String, u64)> = [
+        // The business's rows by id, its contact rows, their tasks, their notes.
+        ("baserow.rowsById", 1),
+        ("baserow.rowsByLink", 2),
+        ("baserow.searchRows", 1),
+        // One business get and one contact listing; no contact get: the listing served them.
+        ("ghl.contactsOfBusiness", 1),
+        ("ghl.getBusiness", 1),
+        ("ghl.listNotes", 7),
+        ("ghl.listTasks", 7),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(calls(&app), expected);
+
+    app.gateway.calls.reset();
+    let warm = app.graphql(NESTED, json!({"id": id})).await;
+    assert_eq!(warm, data);
+    assert_eq!(calls(&app), vec![], "a warm read asks neither system");
+}
+
+#[tokio::test]
+async fn business_contacts_is_the_filtered_contacts_connection() {
+    let app = spawn_app().await;
+    let id = business_id(&app, "Bluebird Dental").await;
+    let nested = app
+        .graphql(
+            r#"query($id: ID!) { business(id: $id) { contacts(first: 4) {
+                pageInfo { hasNextPage endCursor } edges { cursor node { id } } } } }"#,
+            json!({"id": id}),
+        )
+        .await;
+    let filtered = app
+        .graphql(
+            r#"query($id: ID!) { contacts(first: 4, filter: {business: $id}) {
+                pageInfo { hasNextPage endCursor } edges { cursor node { id } } } }"#,
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(nested["business"]["contacts"], filtered["contacts"]);
+    assert_eq!(filtered["contacts"]["pageInfo"]["hasNextPage"], true);
+}
+
+#[tokio::test]
+async fn business_fields_come_from_both_systems_and_follow_updates() {
+    let app = spawn_app().await;
+    let id = business_id(&app, "Cedar & Co Architects").await;
+    let query = r#"query($id: ID!) { business(id: $id) { id ghlId baserowRowId name phone email
+        website address city state postalCode country } }"#;
+    let data = app.graphql(query, json!({"id": id})).await;
+    let b = &data["business"];
+    assert_eq!(b["id"], id.as_str());
+    assert!(b["ghlId"].is_string() && b["baserowRowId"].is_i64(), "{b}");
+    assert_eq!(b["phone"], "+12065550100");
+    assert_eq!(b["email"], "hello@cedar.example");
+    assert_eq!(b["website"], "https://cedar.example");
+    assert!(b["city"].is_null());
+
+    // The read above cached the business; the update must not be hidden by it.
+    app.graphql(
+        r#"mutation($id: ID!) { updateBusiness(id: $id, input: {city: "Seattle",
+            postalCode: "98101", name: "Cedar Architects"}) { operation { status } } }"#,
+        json!({"id": id}),
+    )
+    .await;
+    let data = app.graphql(query, json!({"id": id})).await;
+    assert_eq!(data["business"]["name"], "Cedar Architects");
+    assert_eq!(data["business"]["city"], "Seattle");
+    assert_eq!(data["business"]["postalCode"], "98101");
+}
+
+#[tokio::test]
+async fn a_contact_shows_its_business_or_null() {
+    let app = spawn_app().await;
+    let northwind = business_id(&app, "Northwind Traders").await;
+    let data = app
+        .graphql(
+            "{ contacts(first: 2) { edges { node { name business { id name } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = &data["contacts"]["edges"];
+    assert_eq!(edges[0]["node"]["business"]["id"], northwind.as_str());
+    assert_eq!(edges[0]["node"]["business"]["name"], "Northwind Traders");
+    assert_eq!(edges[1]["node"]["business"]["name"], "Bluebird Dental");
+
+    let loner = app.ghl.seed_contact(json!({
+        "locationId": app.ghl.location_id(), "firstName": "Solo", "email": "solo@ghl.example"
+    }));
+    let data = app
+        .graphql(
+            "query($id: String!) { contactByGhlId(ghlId: $id) { business { id } } }",
+            json!({"id": loner["id"]}),
+        )
+        .await;
+    assert_eq!(data["contactByGhlId"]["business"], Value::Null);
+}
+
+#[tokio::test]
+async fn contact_business_needs_the_businesses_scope_on_that_field_only() {
+    let app = spawn_app().await;
+    let token = app.token_with(&[Scope::ContactsReadonly]);
+    let (status, body) = app
+        .graphql_as(
+            Some(&token),
+            "{ contacts(first: 1) { edges { node { name business { name } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(first_error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(
+        body["errors"][0]["path"],
+        json!(["contacts", "edges", 0, "node", "business"])
+    );
+    let node = &body["data"]["contacts"]["edges"][0]["node"];
+    assert_eq!(
+        node["name"], "Ada Lovelace",
+        "the rest of the contact is served"
+    );
+    assert!(node["business"].is_null());
+
+    // And the contacts of a business need the contacts scope.
+    let id = business_id(&app, "Northwind Traders").await;
+    let token = app.token_with(&[Scope::BusinessesReadonly]);
+    let (_, body) = app
+        .graphql_as(
+            Some(&token),
+            "query($id: ID!) { business(id: $id) { name contacts { edges { node { id } } } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(first_error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["business", "contacts"]));
+}
