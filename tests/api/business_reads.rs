@@ -184,3 +184,53 @@ async fn contact_business_needs_the_businesses_scope_on_that_field_only() {
     assert_eq!(first_error_code(&body), "FORBIDDEN", "{body}");
     assert_eq!(body["errors"][0]["path"], json!(["business", "contacts"]));
 }
+
+#[tokio::test]
+async fn moving_a_contact_to_a_business_shows_in_both_reads_at_once() {
+    let app = spawn_app().await;
+    let northwind = business_id(&app, "Northwind Traders").await;
+    let query = r#"query($id: ID!) { business(id: $id) { contacts(first: 50) {
+        edges { node { email } } } } }"#;
+    let before = app.graphql(query, json!({"id": northwind})).await;
+    assert_eq!(
+        before["business"]["contacts"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
+    let grace = app
+        .graphql(
+            r#"{ contacts(filter: {email: "grace.hopper@example.com"}) {
+                edges { node { id business { name } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let grace = &grace["contacts"]["edges"][0]["node"];
+    assert_eq!(grace["business"]["name"], "Bluebird Dental");
+
+    app.graphql(
+        r#"mutation($id: ID!, $b: ID) { setContactBusiness(id: $id, businessId: $b) {
+            operation { status } } }"#,
+        json!({"id": grace["id"], "b": northwind}),
+    )
+    .await;
+
+    // Both the cached listing and the cached contact gave way to the change.
+    let after = app.graphql(query, json!({"id": northwind})).await;
+    let emails: Vec<&str> = after["business"]["contacts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails.len(), 8, "{emails:?}");
+    assert!(emails.contains(&"grace.hopper@example.com"));
+    let moved = app
+        .graphql(
+            "query($id: ID!) { contact(id: $id) { business { name } } }",
+            json!({"id": grace["id"]}),
+        )
+        .await;
+    assert_eq!(moved["contact"]["business"]["name"], "Northwind Traders");
+}
