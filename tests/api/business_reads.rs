@@ -1,7 +1,10 @@
 //! The business read side: fields, `Business.contacts` and its upstream cost, `Contact.business`
 //! and the scope it needs.
 
-use ghl_baserow_gateway::auth::Scope;
+use ghl_baserow_gateway::{
+    auth::Scope,
+    backends::baserow::{ContactRow, Table},
+};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, first_error_code, spawn_app};
@@ -233,4 +236,45 @@ async fn moving_a_contact_to_a_business_shows_in_both_reads_at_once() {
         )
         .await;
     assert_eq!(moved["contact"]["business"]["name"], "Northwind Traders");
+}
+
+#[tokio::test]
+async fn fifty_contacts_of_a_business_cost_102_ghl_and_4_baserow_calls_cold() {
+    let app = spawn_app().await;
+    let data = app
+        .graphql(
+            r#"{ businesses(first: 1) { edges { node { id ghlId baserowRowId } } } }"#,
+            json!({}),
+        )
+        .await;
+    let northwind = &data["businesses"]["edges"][0]["node"];
+    // 43 more contacts in both systems, which the gateway has never seen: 50 in all.
+    let mut rows = Vec::new();
+    for i in 0..43 {
+        let email = format!("extra{i}@example.com");
+        let ghl = app.ghl.seed_contact(json!({
+            "locationId": app.ghl.location_id(), "firstName": format!("Extra{i}"),
+            "email": email, "businessId": northwind["ghlId"]
+        }));
+        rows.push(json!({"first_name": format!("Extra{i}"), "email": email,
+            "business": [northwind["baserowRowId"]], "ghl_id": ghl["id"]}));
+    }
+    let _: Vec<ContactRow> = app
+        .gateway
+        .baserow
+        .create_rows(Table::Contacts, &rows, false)
+        .await
+        .unwrap();
+
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let data = app.graphql(NESTED, json!({"id": northwind["id"]})).await;
+    let edges = data["business"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 50);
+    assert!(
+        edges.iter().all(|e| e["node"]["name"].is_string()),
+        "{data}"
+    );
+    assert_eq!(app.gateway.calls.total("ghl"), 102, "{:?}", calls(&app));
+    assert_eq!(app.gateway.calls.total("baserow"), 4, "{:?}", calls(&app));
 }
