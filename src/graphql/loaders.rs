@@ -61,6 +61,7 @@ pub struct Caches {
     pub baserow_contacts: Cache<BaserowContactKey, Option<ContactRow>>,
     pub baserow_tasks: Cache<BaserowTasksKey, Arc<Vec<TaskRow>>>,
     pub baserow_notes: Cache<BaserowNotesKey, Arc<Vec<NoteRow>>>,
+    pub ghl_appointments: Cache<GhlAppointmentsKey, Arc<Vec<ghl::Appointment>>>,
     /// Hits and misses per cache, for the metrics.
     pub stats: CacheStats,
 }
@@ -93,6 +94,7 @@ impl Caches {
         self.baserow_contacts.invalidate_all();
         self.baserow_tasks.invalidate_all();
         self.baserow_notes.invalidate_all();
+        self.ghl_appointments.invalidate_all();
     }
 
     fn stat(&self, name: &'static str) -> (&CacheStats, &'static str) {
@@ -117,6 +119,7 @@ impl Caches {
             baserow_contacts: cache(config),
             baserow_tasks: cache(config),
             baserow_notes: cache(config),
+            ghl_appointments: cache(config),
             stats: CacheStats::default(),
         }
     }
@@ -340,6 +343,36 @@ impl Loader<BaserowNotesKey> for UpstreamLoader {
                     .into_iter()
                     .map(|(p, rows)| (BaserowNotesKey(p), Arc::new(rows)))
                     .collect())
+            },
+        )
+        .await
+    }
+}
+
+/// The appointments of a GHL contact (GHL only: Baserow holds no appointments).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GhlAppointmentsKey(pub String);
+
+impl Loader<GhlAppointmentsKey> for UpstreamLoader {
+    type Value = Arc<Vec<ghl::Appointment>>;
+    type Error = LoadError;
+
+    /// GHL lists appointments per contact only: one concurrent GET per missing contact.
+    async fn load(
+        &self,
+        keys: &[GhlAppointmentsKey],
+    ) -> Result<HashMap<GhlAppointmentsKey, Self::Value>, LoadError> {
+        cached(
+            self.caches.stat("ghl_appointments"),
+            &self.caches.ghl_appointments,
+            keys,
+            |missing| async move {
+                let found = try_join_all(missing.into_iter().map(|key| async move {
+                    let events = self.ghl.list_appointments(&key.0).await?;
+                    Ok::<_, LoadError>((key, Arc::new(events)))
+                }))
+                .await?;
+                Ok(found.into_iter().collect())
             },
         )
         .await

@@ -1,9 +1,12 @@
 //! Black-box tests of the gateway: each spawns the app on a free port over both simulators.
 
+mod appointments;
 mod auth;
+mod child_fields;
 mod child_mutations;
 mod cli;
 mod contacts;
+mod custom_fields;
 mod dry_run;
 mod helpers;
 mod mutations;
