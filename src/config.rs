@@ -28,6 +28,8 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub merge: MergeConfig,
+    #[serde(default)]
+    pub mapping: MappingConfig,
     /// `on` writes; `dry-run` validates and shows the requests it would send; `off` refuses
     /// every mutation (code `WRITES_DISABLED`). Sync obeys the same switch.
     #[serde(default)]
@@ -169,6 +171,101 @@ pub struct MergeConfig {
     /// Field name (`first_name`, `last_name`, `name`, `email`, `phone`, `company_name`) → rule.
     #[serde(default)]
     pub fields: std::collections::BTreeMap<String, SourceRule>,
+}
+
+/// Fields mapped beyond the built-in ones. The standard contact fields (`MERGEABLE_FIELDS`) keep
+/// their fixed mapping: GHL `firstName` ↔ Baserow `first_name`, and so on, under the column names
+/// `baserow init` creates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConfig {
+    /// GHL contact custom fields (`customFields: [{id, value}]`) ↔ Baserow Contacts columns.
+    #[serde(default)]
+    pub contact_custom_fields: Vec<CustomFieldMapping>,
+}
+
+/// One GHL custom field mapped to one Baserow column of the Contacts table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomFieldMapping {
+    /// The name clients use (`customFields { name }`, `customFields.<name>` in `syncState`).
+    pub name: String,
+    /// The custom field's id in GHL (Settings → Custom Fields, or `GET /locations/{id}/customFields`).
+    pub ghl_field_id: String,
+    /// The Baserow column's name in the Contacts table (`baserow init` creates it as text).
+    pub baserow_field: String,
+    /// Which side's value shows; `[merge].default` when unset.
+    #[serde(default)]
+    pub rule: Option<SourceRule>,
+}
+
+/// Contacts columns the gateway maps itself; a custom field cannot be mapped onto them.
+pub const RESERVED_CONTACT_COLUMNS: [&str; 14] = [
+    "id",
+    "order",
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company_name",
+    "tags",
+    "business",
+    "ghl_id",
+    "gateway_id",
+    "row_id",
+    "last_modified",
+];
+
+impl MappingConfig {
+    /// The mapping of the custom field named `name`.
+    pub fn custom_field(&self, name: &str) -> Option<&CustomFieldMapping> {
+        self.contact_custom_fields.iter().find(|m| m.name == name)
+    }
+
+    /// Every mapping must be complete, and no name, GHL id or column may be used twice.
+    fn validate(&self) -> Result<(), String> {
+        let list = &self.contact_custom_fields;
+        for (i, m) in list.iter().enumerate() {
+            let entry = if m.name.trim().is_empty() {
+                format!("mapping.contact_custom_fields[{i}]")
+            } else {
+                format!("mapping.contact_custom_fields[{i}] ({:?})", m.name)
+            };
+            for (key, value) in [
+                ("name", &m.name),
+                ("ghl_field_id", &m.ghl_field_id),
+                ("baserow_field", &m.baserow_field),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(format!("{entry}: {key} must not be empty"));
+                }
+            }
+            if RESERVED_CONTACT_COLUMNS.contains(&m.baserow_field.as_str()) {
+                return Err(format!(
+                    "{entry}: baserow_field {:?} is a column the gateway maps itself",
+                    m.baserow_field
+                ));
+            }
+            let earlier = &list[..i];
+            for (key, same) in [
+                ("name", earlier.iter().any(|e| e.name == m.name)),
+                (
+                    "ghl_field_id",
+                    earlier.iter().any(|e| e.ghl_field_id == m.ghl_field_id),
+                ),
+                (
+                    "baserow_field",
+                    earlier.iter().any(|e| e.baserow_field == m.baserow_field),
+                ),
+            ] {
+                if same {
+                    return Err(format!("{entry}: {key} is used by an earlier entry"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The contact fields merge rules can name.
@@ -449,6 +546,7 @@ impl Config {
                 MERGEABLE_FIELDS.join(", ")
             )));
         }
+        self.mapping.validate().map_err(ConfigError::Invalid)?;
         if let Some(origin) = self
             .server
             .cors_allowed_origins
@@ -596,6 +694,64 @@ mod tests {
             let err = Config::from_toml(&text).unwrap_err().to_string();
             assert!(err.contains("server.cors_allowed_origins"), "{bad}: {err}");
         }
+    }
+
+    const INDUSTRY: &str = r#"
+        [[mapping.contact_custom_fields]]
+        name = "industry"
+        ghl_field_id = "cf-industry"
+        baserow_field = "Industry"
+        rule = "latest"
+    "#;
+
+    #[test]
+    fn custom_field_mappings_are_read() {
+        let config = Config::from_toml(&format!("{VALID}{INDUSTRY}")).unwrap();
+        let m = config.mapping.custom_field("industry").unwrap();
+        assert_eq!(m.ghl_field_id, "cf-industry");
+        assert_eq!(m.baserow_field, "Industry");
+        assert_eq!(m.rule, Some(SourceRule::Latest));
+        assert!(
+            Config::from_toml(VALID)
+                .unwrap()
+                .mapping
+                .contact_custom_fields
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_custom_field_mapping_with_an_empty_id_is_named() {
+        let text = format!("{VALID}{}", INDUSTRY.replace("\"cf-industry\"", "\" \""));
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("mapping.contact_custom_fields[0] (\"industry\"): ghl_field_id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_custom_field_name_is_named() {
+        let second = INDUSTRY
+            .replace("cf-industry", "cf-other")
+            .replace("\"Industry\"", "\"Sector\"");
+        let err = Config::from_toml(&format!("{VALID}{INDUSTRY}{second}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mapping.contact_custom_fields[1] (\"industry\"): name is used"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_custom_field_cannot_take_a_built_in_column_or_an_unknown_setting() {
+        let text = format!("{VALID}{}", INDUSTRY.replace("\"Industry\"", "\"email\""));
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("baserow_field \"email\""), "{err}");
+        let text = format!("{VALID}{}", INDUSTRY.replace("rule", "merge_rule"));
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("merge_rule"), "{err}");
     }
 
     #[test]

@@ -88,6 +88,13 @@ impl WebhookWiring {
                 public_url,
                 Some(self.secret.clone()),
             )?),
+            contact_columns: gateway
+                .config
+                .mapping
+                .contact_custom_fields
+                .iter()
+                .map(|m| m.baserow_field.clone())
+                .collect(),
         })
         .await
         .context("registering the simulated Baserow's webhooks")?;

@@ -149,6 +149,11 @@ impl MergePolicy {
         }
     }
 
+    /// The rule of fields that name none (`[merge].default`).
+    pub fn default_rule(&self) -> SourceRule {
+        self.default
+    }
+
     pub fn rule(&self, field: ContactField) -> SourceRule {
         self.fields.get(&field).copied().unwrap_or(self.default)
     }
@@ -175,7 +180,7 @@ fn timestamp(value: Option<&str>) -> Option<DateTime<FixedOffset>> {
 }
 
 /// GHL's `dateUpdated` is later than Baserow's `last_modified` (ties and unknowns go to GHL).
-fn ghl_changed_last(record: &ContactRecord) -> bool {
+pub(crate) fn ghl_changed_last(record: &ContactRecord) -> bool {
     let ghl = timestamp(record.ghl.as_ref().and_then(|c| c.date_updated.as_deref()));
     let baserow = timestamp(
         record

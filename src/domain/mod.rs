@@ -1,6 +1,7 @@
 //! The unified records: each entity as the gateway shows it, merged field by field from its GHL
 //! record and its Baserow row.
 
+pub mod custom_fields;
 pub mod merge;
 
 use crate::{

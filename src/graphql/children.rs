@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
-    contact::Freshness,
+    contact::{Contact, Freshness},
     errors, ids,
     loaders::{BaserowNotesKey, BaserowTasksKey, GhlNotesKey, GhlTasksKey},
 };
@@ -23,18 +23,22 @@ pub struct Task(pub TaskRecord);
 /// A task on a contact.
 #[Object]
 impl Task {
+    /// The gateway's opaque, stable id.
     async fn id(&self) -> ID {
         ids::encode(EntityKind::Task, self.0.link.id)
     }
 
+    /// The task's id in GHL, when it exists there.
     async fn ghl_id(&self) -> Option<&str> {
         self.0.link.ghl_id.as_deref()
     }
 
+    /// The task's row id in Baserow's Tasks table, when it exists there.
     async fn baserow_row_id(&self) -> Option<i64> {
         self.0.link.baserow_row_id
     }
 
+    /// The task's title (GHL's, else Baserow's).
     async fn title(&self) -> Option<String> {
         merge::text(
             self.0.ghl.as_ref().and_then(|t| t.title.as_deref()),
@@ -42,6 +46,7 @@ impl Task {
         )
     }
 
+    /// The task's description (GHL's, else Baserow's).
     async fn body(&self) -> Option<String> {
         merge::text(
             self.0.ghl.as_ref().and_then(|t| t.body.as_deref()),
@@ -57,6 +62,23 @@ impl Task {
         )
     }
 
+    /// Who the task is assigned to: a GHL user id (GHL `assignedTo`, else Baserow
+    /// `assigned_to`).
+    async fn assigned_to(&self) -> Option<String> {
+        merge::text(
+            self.0.ghl.as_ref().and_then(|t| t.assigned_to.as_deref()),
+            self.0
+                .baserow
+                .as_ref()
+                .and_then(|r| r.assigned_to.as_deref()),
+        )
+    }
+
+    /// The contact the task belongs to.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        parent_contact(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
+    }
+
     /// Where this task's GHL side was read from, and how old it can be.
     async fn freshness(&self, ctx: &Context<'_>) -> Result<Freshness> {
         let gateway = ctx.data::<Arc<Gateway>>()?;
@@ -67,6 +89,7 @@ impl Task {
         ))
     }
 
+    /// Whether the task is done (GHL's flag; Baserow's when GHL does not hold the task).
     async fn completed(&self) -> bool {
         match (&self.0.ghl, &self.0.baserow) {
             (Some(t), _) => t.completed,
@@ -81,18 +104,35 @@ pub struct Note(pub NoteRecord);
 /// A note on a contact.
 #[Object]
 impl Note {
+    /// The gateway's opaque, stable id.
     async fn id(&self) -> ID {
         ids::encode(EntityKind::Note, self.0.link.id)
     }
 
+    /// The note's id in GHL, when it exists there.
     async fn ghl_id(&self) -> Option<&str> {
         self.0.link.ghl_id.as_deref()
     }
 
+    /// The note's row id in Baserow's Notes table, when it exists there.
     async fn baserow_row_id(&self) -> Option<i64> {
         self.0.link.baserow_row_id
     }
 
+    /// The note's title (GHL `title`, else Baserow's `title`, the Notes table's primary field).
+    async fn title(&self) -> Option<String> {
+        merge::text(
+            self.0.ghl.as_ref().and_then(|n| n.title.as_deref()),
+            self.0.baserow.as_ref().and_then(|r| r.title.as_deref()),
+        )
+    }
+
+    /// The contact the note belongs to.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        parent_contact(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
+    }
+
+    /// The note's text (GHL's, else Baserow's).
     async fn body(&self) -> Option<String> {
         merge::text(
             self.0.ghl.as_ref().and_then(|n| n.body.as_deref()),
@@ -120,6 +160,16 @@ impl Note {
                 .and_then(|r| r.created_on.as_deref()),
         )
     }
+}
+
+/// The contact a task or note belongs to, through its link's parent and the contact loaders
+/// (so a parent already read in the same query costs no upstream call).
+async fn parent_contact(gateway: &Gateway, link: &Link) -> Result<Option<Contact>> {
+    let Some(parent) = parent_of(gateway, link).await? else {
+        return Ok(None);
+    };
+    let records = super::contact::load_contacts(gateway, vec![parent]).await?;
+    Ok(records.into_iter().next().map(Contact))
 }
 
 /// A child record as each side lists it: its own id and, for Baserow rows, the GHL id it names.

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     business::{Business, business_of_contact},
+    appointment::{Appointment, load_appointments},
     children::{Note, Task, load_notes, load_tasks},
     contact_filter::{self, ContactFilter},
     errors, ids,
@@ -18,7 +19,7 @@ use super::{
 use crate::{
     auth::{Scope, ScopeGuard},
     domain::{
-        ContactRecord,
+        ContactRecord, custom_fields,
         merge::{self, Agreement, ContactField},
     },
     state::Gateway,
@@ -49,7 +50,8 @@ pub enum SyncStatus {
 #[derive(SimpleObject)]
 pub struct SyncState {
     pub status: SyncStatus,
-    /// The mapped fields (GraphQL names) whose values differ between the systems.
+    /// The mapped fields (GraphQL names) whose values differ between the systems; a mapped
+    /// custom field shows as `customFields.<name>`.
     pub differing_fields: Vec<String>,
 }
 
@@ -64,6 +66,31 @@ pub struct ContactSide {
     pub company_name: Option<String>,
     /// When this system last changed the record (GHL `dateUpdated`, Baserow `last_modified`).
     pub updated_at: Option<String>,
+    /// The mapped custom fields (`[mapping]`) as this system holds them, in mapping order.
+    pub custom_fields: Vec<CustomFieldSide>,
+}
+
+/// One mapped custom field as one system holds it.
+#[derive(SimpleObject)]
+pub struct CustomFieldSide {
+    /// The field's name in `[mapping]`.
+    pub name: String,
+    /// Its value as text (null when empty); lists are joined with `, `.
+    pub value: Option<String>,
+}
+
+/// A custom field mapped in `[mapping]` between a GHL custom field and a Baserow column.
+#[derive(SimpleObject)]
+pub struct CustomFieldValue {
+    /// The field's name in `[mapping]`.
+    pub name: String,
+    /// The merged value, by the field's rule (its `rule`, else `[merge].default`); the preferred
+    /// side's empty value falls back to the other side's. Text; lists are joined with `, `.
+    pub value: Option<String>,
+    /// GHL's value (null when empty or when GHL does not hold the contact).
+    pub ghl: Option<String>,
+    /// Baserow's value (null when empty or when Baserow does not hold the contact).
+    pub baserow: Option<String>,
 }
 
 /// Each system's own values, to see where the merged view came from.
@@ -135,6 +162,26 @@ impl Contact {
         }
     }
 
+    /// The custom fields mapped in `[mapping]`, each merged by its rule, in mapping order.
+    async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
+        Ok(self
+            .custom(ctx)?
+            .into_iter()
+            .map(|f| CustomFieldValue {
+                name: f.name,
+                value: f.value,
+                ghl: f.ghl,
+                baserow: f.baserow,
+            })
+            .collect())
+    }
+
+    /// The contact's calendar appointments, from GHL (read-only; none for a contact GHL does
+    /// not hold).
+    async fn appointments(&self, ctx: &Context<'_>) -> Result<Vec<Appointment>> {
+        load_appointments(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
+    }
+
     /// Where this contact's GHL side was read from, and how old it can be.
     async fn freshness(&self, ctx: &Context<'_>) -> Result<Freshness> {
         let gateway = ctx.data::<Arc<Gateway>>()?;
@@ -169,25 +216,46 @@ impl Contact {
             .pending_entities(&[self.0.link.id])
             .await
             .map_err(|e| errors::store(&e))?;
+        let custom: Vec<String> = self
+            .custom(ctx)?
+            .into_iter()
+            .filter(|f| f.differs)
+            .map(|f| format!("customFields.{}", f.name))
+            .collect();
         let (status, fields) = match merge::agreement(&self.0) {
             _ if !pending.is_empty() => (SyncStatus::Pending, Vec::new()),
-            Agreement::InSync => (SyncStatus::InSync, Vec::new()),
-            Agreement::Diverged(fields) => (SyncStatus::Diverged, fields),
+            Agreement::InSync if custom.is_empty() => (SyncStatus::InSync, Vec::new()),
+            Agreement::InSync => (SyncStatus::Diverged, custom),
+            Agreement::Diverged(fields) => (
+                SyncStatus::Diverged,
+                fields
+                    .iter()
+                    .map(|f| f.graphql_name().to_string())
+                    .chain(custom)
+                    .collect(),
+            ),
             Agreement::OnlyInGhl => (SyncStatus::OnlyInGhl, Vec::new()),
             Agreement::OnlyInBaserow => (SyncStatus::OnlyInBaserow, Vec::new()),
         };
         Ok(SyncState {
             status,
-            differing_fields: fields
-                .iter()
-                .map(|f| f.graphql_name().to_string())
-                .collect(),
+            differing_fields: fields,
         })
     }
 
     /// Each system's own values for the mapped fields.
-    async fn sources(&self) -> ContactSources {
-        ContactSources {
+    async fn sources(&self, ctx: &Context<'_>) -> Result<ContactSources> {
+        let custom = self.custom(ctx)?;
+        let side = |value: fn(&custom_fields::MergedCustomField) -> Option<String>| {
+            custom
+                .iter()
+                .map(|f| CustomFieldSide {
+                    name: f.name.clone(),
+                    value: value(f),
+                })
+                .collect::<Vec<_>>()
+        };
+        Ok(ContactSources {
             ghl: self.0.ghl.as_ref().map(|c| ContactSide {
                 first_name: ContactField::FirstName.in_ghl(c),
                 last_name: ContactField::LastName.in_ghl(c),
@@ -196,6 +264,7 @@ impl Contact {
                 phone: ContactField::Phone.in_ghl(c),
                 company_name: ContactField::CompanyName.in_ghl(c),
                 updated_at: c.date_updated.clone(),
+                custom_fields: side(|f| f.ghl.clone()),
             }),
             baserow: self.0.baserow.as_ref().map(|r| ContactSide {
                 first_name: ContactField::FirstName.in_baserow(r),
@@ -205,8 +274,9 @@ impl Contact {
                 phone: ContactField::Phone.in_baserow(r),
                 company_name: ContactField::CompanyName.in_baserow(r),
                 updated_at: r.last_modified.clone(),
+                custom_fields: side(|f| f.baserow.clone()),
             }),
-        }
+        })
     }
 
     /// The contact's tasks, from both systems, paired by their links.
@@ -232,6 +302,15 @@ impl Contact {
     fn merged(&self, ctx: &Context<'_>, field: ContactField) -> Result<Option<String>> {
         let gateway = ctx.data::<Arc<Gateway>>()?;
         Ok(gateway.merge.contact_value(&self.0, field))
+    }
+
+    fn custom(&self, ctx: &Context<'_>) -> Result<Vec<custom_fields::MergedCustomField>> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        Ok(custom_fields::merged(
+            &self.0,
+            &gateway.config.mapping.contact_custom_fields,
+            gateway.merge.default_rule(),
+        ))
     }
 }
 

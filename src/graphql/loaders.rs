@@ -72,6 +72,7 @@ pub struct Caches {
     pub ghl_businesses: Cache<GhlBusinessKey, Option<ghl::Business>>,
     pub baserow_businesses: Cache<BaserowBusinessKey, Option<BusinessRow>>,
     pub contact_lists: ContactLists,
+    pub ghl_appointments: Cache<GhlAppointmentsKey, Arc<Vec<ghl::Appointment>>>,
     /// Hits and misses per cache, for the metrics.
     pub stats: CacheStats,
 }
@@ -107,6 +108,7 @@ impl Caches {
         self.ghl_businesses.invalidate_all();
         self.baserow_businesses.invalidate_all();
         self.contact_lists.forget();
+        self.ghl_appointments.invalidate_all();
     }
 
     fn stat(&self, name: &'static str) -> (&CacheStats, &'static str) {
@@ -134,6 +136,7 @@ impl Caches {
             ghl_businesses: cache(config),
             baserow_businesses: cache(config),
             contact_lists: ContactLists::new(cache(config)),
+            ghl_appointments: cache(config),
             stats: CacheStats::default(),
         }
     }
@@ -490,5 +493,35 @@ impl ContactLists {
         if self.generation() == generation {
             self.cache.insert(key, value).await;
         }
+    }
+}
+
+/// The appointments of a GHL contact (GHL only: Baserow holds no appointments).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GhlAppointmentsKey(pub String);
+
+impl Loader<GhlAppointmentsKey> for UpstreamLoader {
+    type Value = Arc<Vec<ghl::Appointment>>;
+    type Error = LoadError;
+
+    /// GHL lists appointments per contact only: one concurrent GET per missing contact.
+    async fn load(
+        &self,
+        keys: &[GhlAppointmentsKey],
+    ) -> Result<HashMap<GhlAppointmentsKey, Self::Value>, LoadError> {
+        cached(
+            self.caches.stat("ghl_appointments"),
+            &self.caches.ghl_appointments,
+            keys,
+            |missing| async move {
+                let found = try_join_all(missing.into_iter().map(|key| async move {
+                    let events = self.ghl.list_appointments(&key.0).await?;
+                    Ok::<_, LoadError>((key, Arc::new(events)))
+                }))
+                .await?;
+                Ok(found.into_iter().collect())
+            },
+        )
+        .await
     }
 }

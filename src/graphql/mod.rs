@@ -1,5 +1,6 @@
 //! The GraphQL schema: queries, mutations, their guards and limits.
 
+pub mod appointment;
 pub mod audit;
 pub mod business;
 mod business_mutation;

@@ -1,10 +1,13 @@
 //! Black-box tests of the gateway: each spawns the app on a free port over both simulators.
 
+mod appointments;
 mod auth;
 mod business_reads;
+mod child_fields;
 mod child_mutations;
 mod cli;
 mod contacts;
+mod custom_fields;
 mod dry_run;
 mod filters;
 mod helpers;

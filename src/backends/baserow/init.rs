@@ -70,6 +70,7 @@ pub async fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
             &options.public_url,
             existing_secret.map(SecretString::from),
         )?),
+        contact_columns: mapped_columns(&doc),
     };
     let provisioned = provision_with(&plan).await?;
     let mut changes = provisioned.changes.clone();
@@ -87,6 +88,19 @@ pub async fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
         changes,
         provisioned,
     })
+}
+
+/// The Baserow columns the config's `[[mapping.contact_custom_fields]]` entries name.
+fn mapped_columns(doc: &DocumentMut) -> Vec<String> {
+    doc.get("mapping")
+        .and_then(|m| m.get("contact_custom_fields"))
+        .and_then(Item::as_array_of_tables)
+        .into_iter()
+        .flat_map(|entries| entries.iter())
+        .filter_map(|entry| entry.get("baserow_field").and_then(Item::as_str))
+        .filter(|name| !name.trim().is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn baserow_str(doc: &DocumentMut, key: &str) -> Option<String> {

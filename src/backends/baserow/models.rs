@@ -41,6 +41,9 @@ pub struct ContactRow {
     pub business: Vec<LinkRef>,
     #[serde(default)]
     pub last_modified: Option<String>,
+    /// Every other column, by name: where mapped custom fields (`[mapping]`) are read from.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

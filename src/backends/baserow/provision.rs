@@ -38,6 +38,9 @@ pub struct ProvisionPlan {
     /// Reused when `GET /api/database/tokens/check/` accepts it, instead of making a new one.
     pub existing_token: Option<SecretString>,
     pub webhooks: Option<WebhookPlan>,
+    /// Extra columns of the Contacts table, created as text when missing: the Baserow side of
+    /// the custom fields `[mapping]` maps. An existing column of any type is kept as it is.
+    pub contact_columns: Vec<String>,
 }
 
 impl From<&ProvisionRequest> for ProvisionPlan {
@@ -52,6 +55,7 @@ impl From<&ProvisionRequest> for ProvisionPlan {
             database: r.database.clone(),
             existing_token: None,
             webhooks: None,
+            contact_columns: Vec::new(),
         }
     }
 }
@@ -115,7 +119,7 @@ pub async fn provision_with(plan: &ProvisionPlan) -> Result<Provisioned, Baserow
     }
     let table_id = |t: Table| ids.get(&t).copied().unwrap_or_default();
 
-    let missing = missing_fields(&admin, &table_id).await?;
+    let missing = missing_fields(&admin, &table_id, &plan.contact_columns).await?;
     for (table, field) in missing {
         admin.create_field(table_id(table), &field).await?;
         changes.push(format!(
@@ -153,11 +157,19 @@ fn find(listed: &[Named], name: &str) -> Option<u64> {
 async fn missing_fields(
     admin: &AdminClient,
     table_id: &impl Fn(Table) -> u64,
+    contact_columns: &[String],
 ) -> Result<Vec<(Table, Value)>, BaserowError> {
     let mut missing = Vec::new();
     let mut conflicts = Vec::new();
     for table in Table::ALL {
         let existing = admin.fields(table_id(table)).await?;
+        if table == Table::Contacts {
+            for column in contact_columns {
+                if !existing.iter().any(|f| f["name"].as_str() == Some(column)) {
+                    missing.push((table, json!({"name": column, "type": "text"})));
+                }
+            }
+        }
         let primary = json!({"name": table.primary_field(), "type": "text"});
         for wanted in std::iter::once(primary).chain(table.fields(table_id)) {
             let name = wanted["name"].as_str().unwrap_or_default().to_string();

@@ -170,6 +170,13 @@ impl BaserowSim {
         format!("http://{}", self.addr)
     }
 
+    /// The admin login (email, password) the simulator accepts, for tests that use the admin
+    /// API as an operator would.
+    pub fn admin_login(&self) -> (String, String) {
+        let c = &self.app.config;
+        (c.admin_email.clone(), c.admin_password.clone())
+    }
+
     /// API requests served so far, `/_sim` control routes excluded.
     pub fn request_count(&self) -> u64 {
         self.app.requests.load(Ordering::Relaxed)
