@@ -13,3 +13,4 @@ mod schema;
 mod subscriptions;
 mod sync;
 mod sync_batch;
+mod sync_poll;
