@@ -97,6 +97,15 @@ pub struct SyncConfig {
     /// How often both systems are polled for changes webhooks missed; 0 turns polling off.
     #[serde(default = "default_poll_interval_secs")]
     pub poll_interval_secs: u64,
+    /// GHL sends no webhook when a task is edited: the poller reads the task lists of linked
+    /// contacts in turn, this many contacts (one GHL call each) per minute; 0 turns it off.
+    /// An edit shows up within (linked contacts ÷ this) minutes.
+    #[serde(default = "default_ghl_task_poll_per_minute")]
+    pub ghl_task_poll_per_minute: u32,
+}
+
+fn default_ghl_task_poll_per_minute() -> u32 {
+    60
 }
 
 fn default_poll_interval_secs() -> u64 {
@@ -111,6 +120,7 @@ impl Default for SyncConfig {
             delete_policy: DeletePolicy::default(),
             processor_interval_ms: default_worker_interval_ms(),
             poll_interval_secs: default_poll_interval_secs(),
+            ghl_task_poll_per_minute: default_ghl_task_poll_per_minute(),
         }
     }
 }
@@ -411,6 +421,14 @@ pub struct BaserowConfig {
     /// (`baserow init` generates it); Baserow does not sign webhooks.
     #[serde(default)]
     pub webhook_secret: Option<SecretString>,
+    /// A Baserow account allowed to manage the tables' webhooks (webhooks need a user login,
+    /// not a database token). With it, the poller notices a webhook Baserow has deactivated
+    /// after repeated failed deliveries, re-enables it and reconciles the gap; without it,
+    /// polling alone covers the gap.
+    #[serde(default)]
+    pub admin_email: Option<String>,
+    #[serde(default)]
+    pub admin_password: Option<SecretString>,
 }
 
 fn default_baserow_concurrency() -> usize {

@@ -227,6 +227,8 @@ pub async fn start_with_ghl(
     let webhook_secret = crate::backends::baserow::webhooks::generate_secret();
     config.sync.ghl_webhook_public_key = Some(ghl.webhook_public_key_base64());
     config.baserow.webhook_secret = Some(webhook_secret.clone());
+    config.baserow.admin_email = Some(admin_email_for_webhooks.clone());
+    config.baserow.admin_password = Some(SecretString::from(admin_password_for_webhooks.clone()));
     adjust(&mut config);
     let gateway = Gateway::build(config).await?;
     if seed_data {

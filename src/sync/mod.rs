@@ -8,6 +8,7 @@
 
 pub mod audit_export;
 pub mod business;
+pub mod business_events;
 pub mod children;
 pub mod contacts;
 pub mod full;
@@ -51,6 +52,8 @@ pub struct SyncStats {
     pub ignored: AtomicU64,
     /// Attempts that failed (and will be retried).
     pub failed: AtomicU64,
+    /// Baserow webhooks found deactivated and re-enabled by the poller.
+    pub webhooks_reenabled: AtomicU64,
 }
 
 impl SyncStats {
@@ -60,6 +63,10 @@ impl SyncStats {
 
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::{
-    SyncError, SyncStats, children,
+    SyncError, SyncStats, business_events, children,
     contacts::{self, Applied, Side},
     ghl_fingerprint,
 };
@@ -196,7 +196,11 @@ async fn apply_ghl(
                 .await
                 .map(Some)
         }
-        "TaskCreate" | "TaskComplete" | "TaskDelete" => {
+        // `TaskUpdate` and `BusinessUpdate` come from polling: GHL sends no webhook for them.
+        "BusinessUpdate" => business_events::ghl_business(gateway, id, trigger)
+            .await
+            .map(Some),
+        "TaskCreate" | "TaskComplete" | "TaskUpdate" | "TaskDelete" => {
             children::ghl_task(gateway, payload, trigger)
                 .await
                 .map(Some)
@@ -253,6 +257,34 @@ async fn apply_baserow_children(
                     )),
                     Err(e) => return Err(e.into()),
                 }
+            }
+        }
+        _ => outcomes.push(None),
+    }
+    Ok(outcomes)
+}
+
+/// A Baserow event on the Businesses table.
+async fn apply_baserow_businesses(
+    gateway: &Gateway,
+    payload: &Value,
+    trigger: &str,
+) -> Result<Vec<Option<Applied>>, SyncError> {
+    let mut outcomes = Vec::new();
+    match payload["event_type"].as_str().unwrap_or_default() {
+        "rows.created" | "rows.updated" => {
+            let items = payload["items"].as_array().cloned().unwrap_or_default();
+            for row_id in items.iter().filter_map(|i| i["id"].as_i64()) {
+                let applied = business_events::baserow_business(gateway, row_id, trigger).await?;
+                outcomes.push(Some(applied));
+            }
+        }
+        "rows.deleted" => {
+            let ids = payload["row_ids"].as_array().cloned().unwrap_or_default();
+            for row_id in ids.iter().filter_map(Value::as_i64) {
+                let applied =
+                    business_events::baserow_business_deleted(gateway, row_id, trigger).await?;
+                outcomes.push(Some(applied));
             }
         }
         _ => outcomes.push(None),
@@ -330,6 +362,9 @@ async fn apply_baserow(
     }
     if table == Some(gateway.baserow.table_id(Table::Notes)) {
         return apply_baserow_children(gateway, EntityKind::Note, payload, trigger).await;
+    }
+    if table == Some(gateway.baserow.table_id(Table::Businesses)) {
+        return apply_baserow_businesses(gateway, payload, trigger).await;
     }
     if table != Some(gateway.baserow.table_id(Table::Contacts)) {
         return Ok(vec![None]);

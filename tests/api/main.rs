@@ -18,3 +18,4 @@ mod schema;
 mod subscriptions;
 mod sync;
 mod sync_batch;
+mod sync_poll;

@@ -151,6 +151,19 @@ impl BaserowClient {
             .collect()
     }
 
+    /// The id of every row of a table (reading only the `row_id` field), to find the rows
+    /// deleted while no webhook reported it.
+    pub async fn row_ids(&self, table: impl TableRef) -> Result<Vec<i64>, BaserowError> {
+        #[derive(serde::Deserialize)]
+        struct IdOnly {
+            id: i64,
+        }
+        let rows: Vec<IdOnly> = self
+            .list_all(self.resolve(table), None, Some(ROW_ID_FIELD), "listRowIds")
+            .await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
     /// Which of `ids` name existing rows of `table_id` (reading only the `row_id` field).
     pub(crate) async fn existing_row_ids(
         &self,
