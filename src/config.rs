@@ -449,6 +449,8 @@ pub struct BaserowTables {
     pub businesses: u64,
 }
 
+/// `[cache]`: the defaults every cache uses, and optional per-type overrides
+/// (`[cache.contacts]`, `[cache.tasks]`, ...).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
@@ -458,6 +460,47 @@ pub struct CacheConfig {
     /// Entries kept per record type.
     #[serde(default = "default_max_entries")]
     pub max_entries: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<CacheOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<CacheOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<CacheOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub businesses: Option<CacheOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointments: Option<CacheOverride>,
+}
+
+/// One record type's own cache bounds; what it leaves out comes from `[cache]`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheOverride {
+    pub ttl_secs: Option<u64>,
+    pub max_entries: Option<u64>,
+}
+
+/// The record types with caches of their own (each covers both systems' records of the type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachedType {
+    Contacts,
+    Tasks,
+    Notes,
+    Businesses,
+    Appointments,
+}
+
+/// The bounds one type's caches are built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheBounds {
+    pub ttl_secs: u64,
+    pub max_entries: u64,
+}
+
+impl CacheBounds {
+    pub fn ttl(&self) -> Duration {
+        Duration::from_secs(self.ttl_secs)
+    }
 }
 
 impl Default for CacheConfig {
@@ -465,6 +508,11 @@ impl Default for CacheConfig {
         Self {
             ttl_secs: default_ttl_secs(),
             max_entries: default_max_entries(),
+            contacts: None,
+            tasks: None,
+            notes: None,
+            businesses: None,
+            appointments: None,
         }
     }
 }
@@ -478,8 +526,20 @@ fn default_max_entries() -> u64 {
 }
 
 impl CacheConfig {
-    pub fn ttl(&self) -> Duration {
-        Duration::from_secs(self.ttl_secs)
+    /// The bounds of one type's caches: its `[cache.TYPE]` settings, else the `[cache]` ones.
+    pub fn for_type(&self, cached: CachedType) -> CacheBounds {
+        let own = match cached {
+            CachedType::Contacts => self.contacts,
+            CachedType::Tasks => self.tasks,
+            CachedType::Notes => self.notes,
+            CachedType::Businesses => self.businesses,
+            CachedType::Appointments => self.appointments,
+        }
+        .unwrap_or_default();
+        CacheBounds {
+            ttl_secs: own.ttl_secs.unwrap_or(self.ttl_secs),
+            max_entries: own.max_entries.unwrap_or(self.max_entries),
+        }
     }
 }
 
@@ -664,6 +724,33 @@ mod tests {
         let text = format!("{VALID}\n[cache]\nttl = 5\n");
         let err = Config::from_toml(&text).unwrap_err().to_string();
         assert!(err.contains("ttl"), "{err}");
+    }
+
+    #[test]
+    fn a_cache_type_uses_its_own_bounds_and_the_defaults_for_what_it_leaves_out() {
+        let text = format!(
+            "{VALID}\n[cache]\nttl_secs = 20\nmax_entries = 500\n\
+             [cache.tasks]\nttl_secs = 120\n[cache.notes]\nmax_entries = 50\n"
+        );
+        let cache = Config::from_toml(&text).unwrap().cache;
+        let bounds = |ttl_secs, max_entries| CacheBounds {
+            ttl_secs,
+            max_entries,
+        };
+        assert_eq!(cache.for_type(CachedType::Tasks), bounds(120, 500));
+        assert_eq!(cache.for_type(CachedType::Notes), bounds(20, 50));
+        assert_eq!(cache.for_type(CachedType::Contacts), bounds(20, 500));
+        assert_eq!(cache.for_type(CachedType::Appointments), bounds(20, 500));
+    }
+
+    #[test]
+    fn an_unknown_cache_type_or_setting_is_named() {
+        let text = format!("{VALID}\n[cache.task]\nttl_secs = 5\n");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("task"), "{err}");
+        let text = format!("{VALID}\n[cache.tasks]\nttl = 5\n");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("cache.tasks") && err.contains("ttl"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::{
     config::Config,
     domain::merge::MergePolicy,
     graphql::{
-        loaders::{Caches, UpstreamLoader},
+        loaders::{Caches, StoreLoader, UpstreamLoader},
         subscription::EntityChange,
     },
     store::{self, Store},
@@ -27,6 +27,8 @@ pub struct Gateway {
     pub auth: TokenAuthority,
     pub caches: Caches,
     pub loader: DataLoader<UpstreamLoader>,
+    /// Batches the store look-ups of a nested read (children's links, pending operations).
+    pub store_loader: DataLoader<StoreLoader>,
     pub merge: MergePolicy,
     /// Entity changes for subscribers: every journal operation that changed something publishes
     /// one, whether a mutation or the sync started it.
@@ -54,6 +56,12 @@ impl Gateway {
             },
             tokio::spawn,
         );
+        let store_loader = DataLoader::new(
+            StoreLoader {
+                store: store.clone(),
+            },
+            tokio::spawn,
+        );
         Ok(Arc::new(Self {
             auth: TokenAuthority::new(&config.auth),
             merge: MergePolicy::new(&config.merge),
@@ -67,6 +75,7 @@ impl Gateway {
             calls,
             caches,
             loader,
+            store_loader,
         }))
     }
 }

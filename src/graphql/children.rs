@@ -1,6 +1,6 @@
 //! `Task` and `Note`: a contact's children, read from both systems and paired by their links.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::{
     contact::{Contact, Freshness},
     errors, ids,
-    loaders::{BaserowNotesKey, BaserowTasksKey, GhlNotesKey, GhlTasksKey},
+    loaders::{BaserowNotesKey, BaserowTasksKey, ChildLinksKey, GhlNotesKey, GhlTasksKey},
 };
 use crate::{
     auth::{Scope, ScopeGuard},
@@ -192,59 +192,51 @@ impl Side for crate::backends::baserow::NoteRow {
 /// Pairs a parent's children from both sides into linked records. The store's links decide;
 /// a Baserow row naming a GHL id is the hint for records not linked yet; anything else becomes a
 /// one-sided record with a link of its own, so it is addressable too.
-async fn pair<G: Clone, B: Side + Clone>(
+async fn pair<G, B: Side>(
     gateway: &Gateway,
     kind: EntityKind,
     parent: &Link,
     ghl: Vec<(String, G)>,
     baserow: Vec<(i64, B)>,
 ) -> Result<Vec<(Link, Option<G>, Option<B>)>> {
+    if ghl.is_empty() && baserow.is_empty() {
+        return Ok(Vec::new());
+    }
+    // What each child would be linked as, in the order the sides list them: a GHL record with
+    // the row that names it, then every row on its own.
     let hinted: HashMap<&str, i64> = baserow
         .iter()
         .filter_map(|(row_id, row)| row.ghl_id().map(|g| (g, *row_id)))
         .collect();
-    let mut candidates = Vec::with_capacity(ghl.len() + baserow.len());
-    for (ghl_id, _) in &ghl {
-        let mut link = Link::new(kind);
-        link.ghl_id = Some(ghl_id.clone());
-        link.baserow_row_id = hinted.get(ghl_id.as_str()).copied();
-        link.parent_id = Some(parent.id);
-        candidates.push(link);
-    }
-    for (row_id, _) in &baserow {
-        let mut link = Link::new(kind);
-        link.baserow_row_id = Some(*row_id);
-        link.parent_id = Some(parent.id);
-        candidates.push(link);
-    }
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Reads first: on the hot path every child is linked already, and a read costs no write
-    // transaction. Only what is new (or newly paired) goes through `ensure_links`.
-    let ghl_ids: Vec<String> = ghl.iter().map(|(id, _)| id.clone()).collect();
-    let row_ids: Vec<i64> = baserow.iter().map(|(id, _)| *id).collect();
-    let (by_ghl, by_row) = futures::try_join!(
-        gateway.store.links_by_ghl_ids(kind, &ghl_ids),
-        gateway.store.links_by_baserow_ids(kind, &row_ids),
-    )
-    .map_err(|e| errors::store(&e))?;
-    let mut links: HashMap<uuid::Uuid, Link> = by_ghl
-        .into_iter()
-        .chain(by_row)
-        .map(|l| (l.id, l))
+    let candidates: Vec<(Option<String>, Option<i64>)> = ghl
+        .iter()
+        .map(|(id, _)| (Some(id.clone()), hinted.get(id.as_str()).copied()))
+        .chain(baserow.iter().map(|(row_id, _)| (None, Some(*row_id))))
         .collect();
-    let known = |c: &Link| {
+    let mut ghl: HashMap<String, G> = ghl.into_iter().collect();
+    let mut baserow: HashMap<i64, B> = baserow.into_iter().collect();
+    let mut links = existing_links(gateway, kind, parent, &ghl, &baserow).await?;
+    let known = |(ghl_id, row_id): &(Option<String>, Option<i64>)| {
         links.values().any(|l| {
-            let same_ghl = c.ghl_id.is_some() && l.ghl_id == c.ghl_id;
-            let same_row = c.baserow_row_id.is_some() && l.baserow_row_id == c.baserow_row_id;
-            match (&c.ghl_id, c.baserow_row_id) {
+            let same_ghl = ghl_id.is_some() && l.ghl_id == *ghl_id;
+            let same_row = row_id.is_some() && l.baserow_row_id == *row_id;
+            match (ghl_id, row_id) {
                 (Some(_), Some(_)) => same_ghl && same_row,
                 _ => same_ghl || same_row,
             }
         })
     };
-    let new: Vec<Link> = candidates.into_iter().filter(|c| !known(c)).collect();
+    // Links are made (a time-ordered id each) only for what is new or newly paired.
+    let new: Vec<Link> = candidates
+        .into_iter()
+        .filter(|c| !known(c))
+        .map(|(ghl_id, baserow_row_id)| Link {
+            ghl_id,
+            baserow_row_id,
+            parent_id: Some(parent.id),
+            ..Link::new(kind)
+        })
+        .collect();
     if !new.is_empty() {
         let made = gateway
             .store
@@ -256,16 +248,74 @@ async fn pair<G: Clone, B: Side + Clone>(
     let mut links: Vec<Link> = links.into_values().collect();
     // Gateway ids are time-ordered: children list in the order the gateway first saw them.
     links.sort_by_key(|l| l.id);
-    let ghl: HashMap<String, G> = ghl.into_iter().collect();
-    let baserow: HashMap<i64, B> = baserow.into_iter().collect();
+    // A GHL id or row id belongs to one link of a kind, so each record moves to its link.
     Ok(links
         .into_iter()
         .map(|link| {
-            let g = link.ghl_id.as_ref().and_then(|id| ghl.get(id).cloned());
-            let b = link.baserow_row_id.and_then(|id| baserow.get(&id).cloned());
+            let g = link.ghl_id.as_ref().and_then(|id| ghl.remove(id));
+            let b = link.baserow_row_id.and_then(|id| baserow.remove(&id));
             (link, g, b)
         })
         .collect())
+}
+
+/// The stored links of the children both sides list: every link holding one of their GHL ids
+/// or row ids. Reads only: on the hot path every child is linked already, under this parent,
+/// and the parent's links come in one batched query for all contacts of the read (a read costs
+/// no write transaction). Ids not found there (a child new to the gateway, or one linked under
+/// another parent) are looked up by id.
+async fn existing_links<G, B>(
+    gateway: &Gateway,
+    kind: EntityKind,
+    parent: &Link,
+    ghl: &HashMap<String, G>,
+    baserow: &HashMap<i64, B>,
+) -> Result<HashMap<uuid::Uuid, Link>> {
+    let siblings = gateway
+        .store_loader
+        .load_one(ChildLinksKey(kind, parent.id))
+        .await
+        .map_err(|e| errors::store(&e))?
+        .unwrap_or_default();
+    // Each GHL id and each row id belongs to at most one link of a kind (unique in the store),
+    // so a link found here is the one a look-up by that id would find.
+    let mut links: HashMap<uuid::Uuid, Link> = siblings
+        .into_iter()
+        .filter(|l| {
+            l.ghl_id.as_ref().is_some_and(|id| ghl.contains_key(id))
+                || l.baserow_row_id.is_some_and(|id| baserow.contains_key(&id))
+        })
+        .map(|l| (l.id, l))
+        .collect();
+    let linked_ghl: HashSet<&str> = links.values().filter_map(|l| l.ghl_id.as_deref()).collect();
+    let linked_rows: HashSet<i64> = links.values().filter_map(|l| l.baserow_row_id).collect();
+    let ghl_ids: Vec<String> = ghl
+        .keys()
+        .filter(|id| !linked_ghl.contains(id.as_str()))
+        .cloned()
+        .collect();
+    let row_ids: Vec<i64> = baserow
+        .keys()
+        .filter(|id| !linked_rows.contains(id))
+        .copied()
+        .collect();
+    let (by_ghl, by_row) = futures::try_join!(
+        async {
+            if ghl_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            gateway.store.links_by_ghl_ids(kind, &ghl_ids).await
+        },
+        async {
+            if row_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            gateway.store.links_by_baserow_ids(kind, &row_ids).await
+        },
+    )
+    .map_err(|e| errors::store(&e))?;
+    links.extend(by_ghl.into_iter().chain(by_row).map(|l| (l.id, l)));
+    Ok(links)
 }
 
 pub async fn load_tasks(gateway: &Gateway, parent: &Link) -> Result<Vec<Task>> {

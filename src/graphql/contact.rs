@@ -14,10 +14,11 @@ use super::{
     children::{Note, Task, load_notes, load_tasks},
     contact_filter::{self, ContactFilter},
     errors, ids,
-    loaders::{BaserowContactKey, GhlContactKey},
+    loaders::{BaserowContactKey, GhlContactKey, PendingKey},
 };
 use crate::{
     auth::{Scope, ScopeGuard},
+    config::CachedType,
     domain::{
         ContactRecord, custom_fields,
         merge::{self, Agreement, ContactField},
@@ -211,11 +212,13 @@ impl Contact {
     /// Whether the two systems agree on this contact, and where they do not.
     async fn sync_state(&self, ctx: &Context<'_>) -> Result<SyncState> {
         let gateway = ctx.data::<Arc<Gateway>>()?;
+        // Batched: a list of contacts asks the store once for all of them.
         let pending = gateway
-            .store
-            .pending_entities(&[self.0.link.id])
+            .store_loader
+            .load_one(PendingKey(self.0.link.id))
             .await
-            .map_err(|e| errors::store(&e))?;
+            .map_err(|e| errors::store(&e))?
+            .unwrap_or(false);
         let custom: Vec<String> = self
             .custom(ctx)?
             .into_iter()
@@ -223,7 +226,7 @@ impl Contact {
             .map(|f| format!("customFields.{}", f.name))
             .collect();
         let (status, fields) = match merge::agreement(&self.0) {
-            _ if !pending.is_empty() => (SyncStatus::Pending, Vec::new()),
+            _ if pending => (SyncStatus::Pending, Vec::new()),
             Agreement::InSync if custom.is_empty() => (SyncStatus::InSync, Vec::new()),
             Agreement::InSync => (SyncStatus::Diverged, custom),
             Agreement::Diverged(fields) => (
@@ -339,15 +342,23 @@ pub enum ServedFrom {
 #[derive(SimpleObject)]
 pub struct Freshness {
     pub served_from: ServedFrom,
-    /// The oldest the data can be, in seconds: the cache TTL for GHL reads; for the mirror, the
-    /// cache TTL plus the polling interval (webhooks usually deliver within seconds; polling
-    /// bounds what they miss). Null when polling is off and the bound rests on webhooks alone.
+    /// The oldest the data can be, in seconds: the cache TTL of the record's type for GHL reads;
+    /// for the mirror, that TTL plus the polling interval (webhooks usually deliver within
+    /// seconds; polling bounds what they miss). Null when polling is off and the bound rests on
+    /// webhooks alone.
     pub max_staleness_seconds: Option<u64>,
 }
 
 impl Freshness {
+    /// The freshness of the record `link` names (its kind picks the cache TTL).
     pub fn of(gateway: &Gateway, policy: crate::config::ReadPolicy, link: &Link) -> Self {
-        let ttl = gateway.config.cache.ttl_secs;
+        let cached = match link.kind {
+            EntityKind::Contact => CachedType::Contacts,
+            EntityKind::Task => CachedType::Tasks,
+            EntityKind::Note => CachedType::Notes,
+            EntityKind::Business => CachedType::Businesses,
+        };
+        let ttl = gateway.config.cache.for_type(cached).ttl_secs;
         if super::children::mirrored(policy, link) {
             let poll = gateway.config.sync.poll_interval_secs;
             Freshness {

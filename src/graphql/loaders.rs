@@ -1,5 +1,6 @@
 //! One loader per upstream lookup, batching the keys a query asks for at the same time and
-//! serving repeats from a moka cache shared by every request.
+//! serving repeats from a moka cache shared by every request; and a store loader batching the
+//! per-contact store look-ups of a nested read (child links, pending operations).
 //!
 //! async-graphql's own `DataLoader` is used rather than the `dataloader` crate: it is built into
 //! the executor the schema runs on, batches per key type on one loader struct, and needs no
@@ -7,7 +8,7 @@
 //! entries expire (TTL), stay bounded, and can be invalidated by writes.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     hash::Hash,
     sync::{
         Arc, Mutex,
@@ -19,6 +20,7 @@ use async_graphql::dataloader::Loader;
 use futures::future::try_join_all;
 use moka::future::Cache;
 use tokio::sync::broadcast;
+use uuid::Uuid;
 
 use crate::{
     backends::{
@@ -27,9 +29,9 @@ use crate::{
         },
         ghl::{self, GhlClient, GhlError},
     },
-    config::CacheConfig,
+    config::{CacheConfig, CachedType},
     graphql::subscription::EntityChange,
-    store::EntityKind,
+    store::{EntityKind, Link, Store, StoreError},
 };
 
 /// A failed upstream load, cheap to clone to every waiter of a batch.
@@ -115,28 +117,30 @@ impl Caches {
         (&self.stats, name)
     }
 
+    /// One cache per record type and system, each bounded by its type's `[cache]` settings.
     pub fn new(config: &CacheConfig) -> Self {
-        fn cache<K, V>(config: &CacheConfig) -> Cache<K, V>
+        fn cache<K, V>(config: &CacheConfig, cached: CachedType) -> Cache<K, V>
         where
             K: Hash + Eq + Send + Sync + 'static,
             V: Clone + Send + Sync + 'static,
         {
+            let bounds = config.for_type(cached);
             Cache::builder()
-                .max_capacity(config.max_entries)
-                .time_to_live(config.ttl())
+                .max_capacity(bounds.max_entries)
+                .time_to_live(bounds.ttl())
                 .build()
         }
         Self {
-            ghl_contacts: cache(config),
-            ghl_tasks: cache(config),
-            ghl_notes: cache(config),
-            baserow_contacts: cache(config),
-            baserow_tasks: cache(config),
-            baserow_notes: cache(config),
-            ghl_businesses: cache(config),
-            baserow_businesses: cache(config),
-            contact_lists: ContactLists::new(cache(config)),
-            ghl_appointments: cache(config),
+            ghl_contacts: cache(config, CachedType::Contacts),
+            ghl_tasks: cache(config, CachedType::Tasks),
+            ghl_notes: cache(config, CachedType::Notes),
+            baserow_contacts: cache(config, CachedType::Contacts),
+            baserow_tasks: cache(config, CachedType::Tasks),
+            baserow_notes: cache(config, CachedType::Notes),
+            ghl_businesses: cache(config, CachedType::Businesses),
+            baserow_businesses: cache(config, CachedType::Businesses),
+            contact_lists: ContactLists::new(cache(config, CachedType::Contacts)),
+            ghl_appointments: cache(config, CachedType::Appointments),
             stats: CacheStats::default(),
         }
     }
@@ -523,5 +527,71 @@ impl Loader<GhlAppointmentsKey> for UpstreamLoader {
             },
         )
         .await
+    }
+}
+
+/// A failed store look-up, cheap to clone to every waiter of a batch.
+pub type StoreLoadError = Arc<StoreError>;
+
+/// The links of one contact's children of one kind (tasks or notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildLinksKey(pub EntityKind, pub Uuid);
+
+/// Whether an entity has an operation still pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PendingKey(pub Uuid);
+
+/// Batches the store look-ups a nested read makes per contact into one query per level. No
+/// cache: links and pending operations change with every write, and a store read is cheap once
+/// batched.
+pub struct StoreLoader {
+    pub store: Arc<dyn Store>,
+}
+
+impl Loader<ChildLinksKey> for StoreLoader {
+    type Value = Vec<Link>;
+    type Error = StoreLoadError;
+
+    /// One `links_by_parents` query per kind in the batch, run concurrently.
+    async fn load(
+        &self,
+        keys: &[ChildLinksKey],
+    ) -> Result<HashMap<ChildLinksKey, Vec<Link>>, StoreLoadError> {
+        let mut by_kind: HashMap<EntityKind, Vec<Uuid>> = HashMap::new();
+        for ChildLinksKey(kind, parent) in keys {
+            by_kind.entry(*kind).or_default().push(*parent);
+        }
+        let loaded = try_join_all(
+            by_kind
+                .iter()
+                .map(|(kind, parents)| self.store.links_by_parents(*kind, parents)),
+        )
+        .await?;
+        let mut found: HashMap<ChildLinksKey, Vec<Link>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for link in loaded.into_iter().flatten() {
+            if let Some(parent) = link.parent_id
+                && let Some(group) = found.get_mut(&ChildLinksKey(link.kind, parent))
+            {
+                group.push(link);
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<PendingKey> for StoreLoader {
+    type Value = bool;
+    type Error = StoreLoadError;
+
+    async fn load(&self, keys: &[PendingKey]) -> Result<HashMap<PendingKey, bool>, StoreLoadError> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let pending: HashSet<Uuid> = self
+            .store
+            .pending_entities(&ids)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(keys.iter().map(|k| (*k, pending.contains(&k.0))).collect())
     }
 }

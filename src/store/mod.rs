@@ -7,7 +7,14 @@ mod postgres;
 mod sqlite;
 mod sqlite_sync;
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{
+    fmt,
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -270,6 +277,13 @@ pub trait Store: Send + Sync + 'static {
         kind: EntityKind,
         row_ids: &[i64],
     ) -> Result<Vec<Link>, StoreError>;
+    /// Links of one kind whose parent is one of `parents` (the children of many contacts in one
+    /// query), in no particular order.
+    async fn links_by_parents(
+        &self,
+        kind: EntityKind,
+        parents: &[Uuid],
+    ) -> Result<Vec<Link>, StoreError>;
     /// Links of one kind in gateway-id order (creation order), after the given id.
     async fn list_links(
         &self,
@@ -378,6 +392,25 @@ pub trait Store: Send + Sync + 'static {
     async fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Of `entity_ids`, those with an operation still `PENDING`.
     async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>;
+
+    /// Look-ups a read can make (the `links_by_*`, `list_links`, `ensure_links` and
+    /// `pending_entities` calls) served so far: tests and benchmarks check with it that a
+    /// nested read costs a bounded number of store round trips.
+    fn lookups(&self) -> u64;
+}
+
+/// Counts a store's look-ups (see [`Store::lookups`]).
+#[derive(Debug, Default)]
+pub(crate) struct LookupCounter(AtomicU64);
+
+impl LookupCounter {
+    pub(crate) fn count(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// Opens the store a URL names, applying its migrations.

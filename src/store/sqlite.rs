@@ -11,16 +11,16 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, OperationRecord, OperationStatus,
-    Outcome, Recorded, SideRecord, Store, StoreError,
+    AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
+    OperationStatus, Outcome, Recorded, SideRecord, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite implementation of [`Store`].
-#[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    lookups: LookupCounter,
 }
 
 impl SqliteStore {
@@ -36,7 +36,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            lookups: LookupCounter::default(),
+        })
     }
 
     /// Write transactions take the write lock at BEGIN (`BEGIN IMMEDIATE`): a deferred one that
@@ -78,6 +81,7 @@ impl SqliteStore {
         column: &'static str,
         values: String,
     ) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
         let sql = format!(
             "SELECT {LINK_COLUMNS} FROM links WHERE kind = ? AND {column} IN (SELECT value FROM json_each(?))"
         );
@@ -153,12 +157,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn links_by_parents(
+        &self,
+        kind: EntityKind,
+        parents: &[Uuid],
+    ) -> Result<Vec<Link>, StoreError> {
+        let parents: Vec<String> = parents.iter().map(Uuid::to_string).collect();
+        self.links_where_in(kind, "parent_id", json_array(&parents))
+            .await
+    }
+
     async fn list_links(
         &self,
         kind: EntityKind,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
         let sql = format!(
             "SELECT {LINK_COLUMNS} FROM links WHERE kind = ? AND id > ? ORDER BY id LIMIT ?"
         );
@@ -172,6 +187,7 @@ impl Store for SqliteStore {
     }
 
     async fn ensure_links(&self, candidates: &[Link]) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut out = Vec::with_capacity(candidates.len());
         for candidate in candidates {
@@ -447,6 +463,7 @@ impl Store for SqliteStore {
     }
 
     async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        self.lookups.count();
         let ids: Vec<String> = entity_ids.iter().map(Uuid::to_string).collect();
         let rows = sqlx::query(
             "SELECT DISTINCT entity_id FROM operations WHERE status = 'PENDING'
@@ -466,6 +483,10 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(operation_from_row).transpose()
+    }
+
+    fn lookups(&self) -> u64 {
+        self.lookups.get()
     }
 }
 

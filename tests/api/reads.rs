@@ -221,3 +221,117 @@ async fn with_everything_mirrored_a_nested_read_makes_no_ghl_call() {
         "{first}"
     );
 }
+
+#[tokio::test]
+async fn a_warm_nested_read_makes_a_few_store_lookups_whatever_the_number_of_contacts() {
+    let app = spawn_app().await;
+    let query = r#"{ contacts(first: 20) { edges { node {
+        id syncState { status } tasks { id title } notes { id body } } } } }"#;
+    app.graphql(query, json!({})).await;
+    let before = app.gateway.store.lookups();
+    let data = app.graphql(query, json!({})).await;
+    let lookups = app.gateway.store.lookups() - before;
+    let edges = data["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 20);
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["tasks"][0]["id"].is_string())
+    );
+    // The page, the task and note links of all 20 contacts, their pending operations: one
+    // look-up each (a batch may split in two), not one per contact.
+    assert!(lookups <= 8, "{lookups} store look-ups for 20 contacts");
+}
+
+#[tokio::test]
+async fn a_pending_operation_shows_on_its_contact_only_in_a_list() {
+    let app = spawn_app().await;
+    let query = "{ contacts(first: 5) { edges { node { id syncState { status } } } } }";
+    let links = app
+        .gateway
+        .store
+        .list_links(EntityKind::Contact, None, 5)
+        .await
+        .unwrap();
+    let mut op = ghl_baserow_gateway::store::OperationRecord::new(
+        "updateContact",
+        Some(links[2].id),
+        json!({}),
+    );
+    // Not due: the worker leaves it pending.
+    op.next_attempt_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    app.gateway.store.insert_operation(&op).await.unwrap();
+
+    let data = app.graphql(query, json!({})).await;
+    let statuses: Vec<_> = data["contacts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["node"]["syncState"]["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        ["IN_SYNC", "IN_SYNC", "PENDING", "IN_SYNC", "IN_SYNC"],
+        "{data}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_added_in_ghl_alone_is_listed_with_a_stable_id() {
+    let app = spawn_app().await;
+    let query = "{ contacts(first: 1) { edges { node { ghlId tasks { id title } } } } }";
+    let before = app.graphql(query, json!({})).await;
+    let node = &before["contacts"]["edges"][0]["node"];
+    let known = node["tasks"].as_array().unwrap().len();
+    app.ghl.seed_task(
+        node["ghlId"].as_str().unwrap(),
+        json!({"title": "Added in GHL", "dueDate": "2026-12-01T09:00:00Z", "completed": false}),
+    );
+    app.gateway.caches.invalidate_all();
+
+    let first = app.graphql(query, json!({})).await;
+    let again = app.graphql(query, json!({})).await;
+    let tasks = first["contacts"]["edges"][0]["node"]["tasks"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tasks.len(), known + 1, "{first}");
+    assert_eq!(
+        tasks[known]["title"], "Added in GHL",
+        "listed last, as seen last"
+    );
+    assert_eq!(first, again, "the new task keeps its gateway id");
+    assert_eq!(
+        &tasks[..known],
+        node["tasks"].as_array().unwrap().as_slice(),
+        "the known tasks keep theirs"
+    );
+}
+
+#[tokio::test]
+async fn freshness_reports_the_cache_ttl_of_each_type() {
+    use ghl_baserow_gateway::config::CacheOverride;
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.cache.ttl_secs = 40;
+        c.cache.tasks = Some(CacheOverride {
+            ttl_secs: Some(120),
+            max_entries: None,
+        });
+    })
+    .await;
+    let data = app
+        .graphql(
+            r#"{ contacts(first: 1) { edges { node { freshness { maxStalenessSeconds }
+                tasks { freshness { maxStalenessSeconds } } notes { freshness { maxStalenessSeconds } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let node = &data["contacts"]["edges"][0]["node"];
+    assert_eq!(node["freshness"]["maxStalenessSeconds"], 40, "{node}");
+    assert_eq!(node["tasks"][0]["freshness"]["maxStalenessSeconds"], 120);
+    assert_eq!(node["notes"][0]["freshness"]["maxStalenessSeconds"], 40);
+}

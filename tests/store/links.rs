@@ -225,3 +225,46 @@ async fn concurrent_ensure_links_for_one_record_make_one_link() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn links_by_parents_finds_the_children_of_many_parents_in_one_call() {
+    each_store(|store| async move {
+        let (a, b, other) = (
+            link(EntityKind::Contact, Some("a"), None),
+            link(EntityKind::Contact, Some("b"), None),
+            link(EntityKind::Contact, Some("other"), None),
+        );
+        let child = |kind, ghl_id: &str, parent: &Link| Link {
+            parent_id: Some(parent.id),
+            ..link(kind, Some(ghl_id), None)
+        };
+        let children = [
+            child(EntityKind::Task, "a-task", &a),
+            child(EntityKind::Task, "b-task-1", &b),
+            child(EntityKind::Task, "b-task-2", &b),
+            child(EntityKind::Note, "a-note", &a),
+            child(EntityKind::Task, "other-task", &other),
+        ];
+        store
+            .ensure_links(&[a.clone(), b.clone(), other])
+            .await
+            .unwrap();
+        store.ensure_links(&children).await.unwrap();
+
+        let before = store.lookups();
+        let mut found = store
+            .links_by_parents(EntityKind::Task, &[a.id, b.id])
+            .await
+            .unwrap();
+        assert_eq!(store.lookups(), before + 1, "one look-up for all parents");
+        found.sort_by_key(|l| l.id);
+        assert_eq!(found, children[..3].to_vec(), "tasks of a and b only");
+
+        let notes = store
+            .links_by_parents(EntityKind::Note, &[b.id])
+            .await
+            .unwrap();
+        assert!(notes.is_empty(), "b has no notes");
+    })
+    .await;
+}

@@ -16,8 +16,8 @@ use sqlx::{PgPool, postgres::PgPoolOptions};
 use uuid::Uuid;
 
 use super::{
-    AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, OperationRecord, OperationStatus,
-    Recorded, Store, StoreError,
+    AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
+    OperationStatus, Recorded, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -35,9 +35,9 @@ fn micros(d: Duration) -> i64 {
 }
 
 /// PostgreSQL implementation of [`Store`].
-#[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    lookups: LookupCounter,
 }
 
 impl PgStore {
@@ -50,13 +50,17 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            lookups: LookupCounter::default(),
+        })
     }
 }
 
 #[async_trait]
 impl Store for PgStore {
     async fn links_by_ids(&self, kind: EntityKind, ids: &[Uuid]) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
         links::where_any(&self.pool, kind, "id", ids).await
     }
 
@@ -65,6 +69,7 @@ impl Store for PgStore {
         kind: EntityKind,
         ghl_ids: &[String],
     ) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
         links::where_any(&self.pool, kind, "ghl_id", ghl_ids).await
     }
 
@@ -73,7 +78,17 @@ impl Store for PgStore {
         kind: EntityKind,
         row_ids: &[i64],
     ) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
         links::where_any(&self.pool, kind, "baserow_row_id", row_ids).await
+    }
+
+    async fn links_by_parents(
+        &self,
+        kind: EntityKind,
+        parents: &[Uuid],
+    ) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
+        links::where_any(&self.pool, kind, "parent_id", parents).await
     }
 
     async fn list_links(
@@ -82,10 +97,12 @@ impl Store for PgStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
         links::list(&self.pool, kind, after, limit).await
     }
 
     async fn ensure_links(&self, candidates: &[Link]) -> Result<Vec<Link>, StoreError> {
+        self.lookups.count();
         links::ensure(&self.pool, candidates).await
     }
 
@@ -139,6 +156,7 @@ impl Store for PgStore {
     }
 
     async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        self.lookups.count();
         operations::pending_entities(&self.pool, entity_ids).await
     }
 
@@ -211,5 +229,9 @@ impl Store for PgStore {
 
     async fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
         sync::set_state(&self.pool, key, value).await
+    }
+
+    fn lookups(&self) -> u64 {
+        self.lookups.get()
     }
 }
