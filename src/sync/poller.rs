@@ -56,7 +56,12 @@ const TASK_SWEEP_CURSOR: &str = "poll.ghl.tasks.cursor";
 /// Polls every `interval` until the handle is aborted.
 pub fn spawn(gateway: Arc<Gateway>, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
+        // The clocks start now; the first pass, one interval later, reads what changed since.
+        if let Err(e) = start_clocks(&gateway).await {
+            tracing::warn!(error = %e, "could not start the polling watermarks");
+        }
+        let first = tokio::time::Instant::now() + interval;
+        let mut ticker = tokio::time::interval_at(first, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
@@ -108,6 +113,33 @@ async fn since_or_start(gateway: &Gateway, key: &str) -> Result<Option<DateTime<
     }
 }
 
+/// Sets every watermark not set yet to now, without asking either system anything.
+async fn start_clocks(gateway: &Gateway) -> Result<(), SyncError> {
+    let baserow = [
+        Table::Contacts,
+        Table::Tasks,
+        Table::Notes,
+        Table::Businesses,
+    ]
+    .map(baserow_mark);
+    for mark in baserow
+        .iter()
+        .map(String::as_str)
+        .chain([GHL_MARK, GHL_BUSINESS_MARK])
+    {
+        since_or_start(gateway, mark).await?;
+    }
+    Ok(())
+}
+
+/// The watermark key of a Baserow table (the contacts table keeps the key it always had).
+fn baserow_mark(table: Table) -> String {
+    match table {
+        Table::Contacts => BASEROW_MARK.to_string(),
+        other => format!("poll.baserow.{}", row_kind(other)),
+    }
+}
+
 /// The inbox key prefix of a Baserow table's rows.
 fn row_kind(table: Table) -> &'static str {
     match table {
@@ -145,11 +177,7 @@ pub async fn poll_once(gateway: &Gateway) -> Result<usize, SyncError> {
 
 /// The rows of one Baserow table changed since its watermark, as `rows.updated` events.
 async fn poll_baserow_table(gateway: &Gateway, table: Table) -> Result<usize, SyncError> {
-    // The contacts table keeps the watermark key it always had.
-    let mark = match table {
-        Table::Contacts => BASEROW_MARK.to_string(),
-        other => format!("poll.baserow.{}", row_kind(other)),
-    };
+    let mark = baserow_mark(table);
     let Some(since) = since_or_start(gateway, &mark).await? else {
         return Ok(0);
     };
