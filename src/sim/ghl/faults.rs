@@ -21,6 +21,9 @@ pub struct GhlFaults {
     pub drop_webhook_rate: f64,
     /// Share of webhook events delivered twice (same body, same webhookId).
     pub duplicate_webhook_rate: f64,
+    /// Each webhook delivery waits a random time up to this before it is sent, so events
+    /// arrive out of order, as they can from GHL.
+    pub webhook_jitter: Duration,
     /// Seed of the fault stream; `set_faults` restarts the stream from it.
     pub seed: u64,
 }
@@ -34,6 +37,7 @@ pub struct GhlFaultsJson {
     pub hang_rate: f64,
     pub drop_webhook_rate: f64,
     pub duplicate_webhook_rate: f64,
+    pub webhook_jitter_ms: u64,
     pub seed: u64,
 }
 
@@ -45,6 +49,7 @@ impl From<GhlFaultsJson> for GhlFaults {
             hang_rate: j.hang_rate,
             drop_webhook_rate: j.drop_webhook_rate,
             duplicate_webhook_rate: j.duplicate_webhook_rate,
+            webhook_jitter: Duration::from_millis(j.webhook_jitter_ms),
             seed: j.seed,
         }
     }
@@ -58,6 +63,7 @@ impl From<&GhlFaults> for GhlFaultsJson {
             hang_rate: f.hang_rate,
             drop_webhook_rate: f.drop_webhook_rate,
             duplicate_webhook_rate: f.duplicate_webhook_rate,
+            webhook_jitter_ms: u64::try_from(f.webhook_jitter.as_millis()).unwrap_or(u64::MAX),
             seed: f.seed,
         }
     }

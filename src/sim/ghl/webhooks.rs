@@ -28,6 +28,8 @@ struct Outgoing {
     body: Arc<Vec<u8>>,
     signature: String,
     copies: usize,
+    /// Each copy waits a random time up to this before delivery.
+    jitter: Duration,
 }
 
 struct HubShared {
@@ -78,7 +80,7 @@ impl WebhookHub {
         self.shared.failed.load(Ordering::Relaxed)
     }
 
-    fn send(&self, body: Vec<u8>, copies: usize) {
+    fn send(&self, body: Vec<u8>, copies: usize, jitter: Duration) {
         let urls = lock(&self.shared.urls).clone();
         if urls.is_empty() || copies == 0 {
             return;
@@ -89,19 +91,23 @@ impl WebhookHub {
             body: Arc::new(body),
             signature,
             copies,
+            jitter,
         });
     }
 }
 
 /// Emits one event of `event_type` with the given fields (no-op for seeds, which never call it).
 pub fn emit(st: &SimState, event_type: &str, fields: Doc) {
-    let fate = lock(&st.dice).webhook_fate();
+    let (fate, jitter) = {
+        let mut dice = lock(&st.dice);
+        (dice.webhook_fate(), dice.faults.webhook_jitter)
+    };
     let copies = match fate {
         WebhookFate::Drop => 0,
         WebhookFate::Deliver => 1,
         WebhookFate::Duplicate => 2,
     };
-    st.webhooks.send(event_body(event_type, fields), copies);
+    st.webhooks.send(event_body(event_type, fields), copies, jitter);
 }
 
 /// Serializes an event with `type` as the first key (serde_json's map would sort it away),
@@ -139,7 +145,14 @@ async fn delivery_loop(
             for _ in 0..out.copies {
                 let (client, shared, url) = (client.clone(), Arc::clone(&shared), url.clone());
                 let (body, signature) = (Arc::clone(&out.body), out.signature.clone());
+                let max = u64::try_from(out.jitter.as_millis()).unwrap_or(u64::MAX);
+                let wait = Duration::from_millis(if max == 0 {
+                    0
+                } else {
+                    rand::random_range(0..max)
+                });
                 tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
                     if deliver(&client, &url, &body, &signature, retry).await {
                         shared.delivered.fetch_add(1, Ordering::Relaxed);
                     } else {
