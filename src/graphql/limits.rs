@@ -60,12 +60,12 @@ impl Extension for Limits {
                 .map(|error| match error.message.as_str() {
                     "Query is nested too deep." => coded_error(
                         "QUERY_TOO_DEEP",
-                        format!("the query is nested deeper than {} levels", self.max_depth),
+                        format!("the query is nested too deep (more than {} levels)", self.max_depth),
                     ),
                     "Query is too complex." => coded_error(
                         "QUERY_TOO_COMPLEX",
                         format!(
-                            "the query's complexity is over {}; ask for fewer fields or smaller pages",
+                            "the query is too complex (over {}); ask for fewer fields or smaller pages",
                             self.max_complexity
                         ),
                     ),
