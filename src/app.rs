@@ -3,14 +3,17 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Instant};
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::{BatchRequest, BatchResponse, http::ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json, Router,
+    body::Body,
     extract::{
-        FromRequestParts, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection,
+        FromRequestParts, Request, State, WebSocketUpgrade,
+        ws::rejection::WebSocketUpgradeRejection,
     },
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
     response::{Html, IntoResponse, Response},
     routing::get,
 };
@@ -47,6 +50,7 @@ pub fn playground_dir() -> PathBuf {
 
 pub fn router(gateway: Arc<Gateway>, playground_token: Option<String>) -> Router {
     let cors_origins = gateway.config.server.cors_allowed_origins.clone();
+    let max_body_bytes = gateway.config.server.max_body_bytes;
     // The key was checked when the configuration was loaded.
     let ghl_verifier = gateway
         .config
@@ -72,7 +76,11 @@ pub fn router(gateway: Arc<Gateway>, playground_token: Option<String>) -> Router
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ops::readyz::handler))
         .route("/metrics", get(ops::metrics::handler))
-        .with_state(state);
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            max_body_bytes,
+            limit_body,
+        ));
     let router = match cors_layer(&cors_origins) {
         Some(cors) => router.layer(cors).layer(axum::middleware::map_response(
             cors_only_for_allowed_origins,
@@ -129,49 +137,125 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
+/// Refuses a body over `server.max_body_bytes` with HTTP 413 before any handler reads it:
+/// at once when `Content-Length` says so, otherwise once that many bytes have arrived.
+async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return body_too_large(limit);
+    }
+    let (parts, body) = request.into_parts();
+    // Past the declared length, the only way reading fails for a client still connected is
+    // the limit.
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => body_too_large(limit),
+    }
+}
+
+fn body_too_large(limit: usize) -> Response {
+    request_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        &format!("the request body is larger than {limit} bytes (server.max_body_bytes)"),
+    )
+}
+
+/// An error answered before any GraphQL execution, in the GraphQL response shape.
+fn request_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"errors": [{"message": message, "extensions": {"code": code}}]})),
+    )
+        .into_response()
+}
+
 /// Every GraphQL request needs a valid client token: without one the answer is HTTP 401, before
-/// any resolver (or upstream call) runs.
+/// any resolver (or upstream call) runs. A JSON array is a batch of up to
+/// `server.max_batch_size` requests, answered by an array.
 async fn graphql_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: GraphQLBatchRequest,
 ) -> Response {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let started = Instant::now();
     let metrics = state.ops.metrics.clone();
-    match state.gateway.auth.verify_header(authorization) {
-        Ok(principal) => {
-            let mut request = request.into_inner();
-            // Parsed once here; `execute` reuses the parsed document.
-            let operation = ops::correlation::operation_name(&mut request);
-            let mut request = request.data(principal);
-            if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
-                request = request.data(IdempotencyHeader(key.to_string()));
-            }
-            let request_id = RequestId::from_headers(&headers);
-            if let Some(id) = &request_id {
-                request = request.data(id.clone());
-            }
-            let mut response = state.schema.execute(request).await;
-            if let Some(id) = &request_id {
-                ops::correlation::correlate(&mut response, id);
-            }
-            let outcome = if response.errors.is_empty() {
-                "ok"
-            } else {
-                "error"
-            };
-            metrics.observe_graphql(operation.as_deref(), outcome, started.elapsed());
-            GraphQLResponse::from(response).into_response()
-        }
+    let principal = match state.gateway.auth.verify_header(authorization).await {
+        Ok(principal) => principal,
         Err(e) => {
             // Not labelled by the name an unknown client chose.
             metrics.observe_graphql(None, "unauthenticated", started.elapsed());
-            unauthenticated(&e)
+            return unauthenticated(&e);
         }
+    };
+    let max_batch = state.gateway.config.server.max_batch_size;
+    let response = match request.into_inner() {
+        BatchRequest::Single(request) => {
+            BatchResponse::Single(execute(&state, &headers, &principal, request, started).await)
+        }
+        BatchRequest::Batch(requests) if requests.len() > max_batch => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                "BATCH_TOO_LARGE",
+                &format!(
+                    "the batch holds {} requests; at most {max_batch} are accepted (server.max_batch_size)",
+                    requests.len()
+                ),
+            );
+        }
+        BatchRequest::Batch(requests) => BatchResponse::Batch(
+            futures::future::join_all(
+                requests
+                    .into_iter()
+                    .map(|request| execute(&state, &headers, &principal, request, started)),
+            )
+            .await,
+        ),
+    };
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Runs one request of an authenticated call, with its request id and idempotency key.
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    principal: &crate::auth::Principal,
+    mut request: async_graphql::Request,
+    started: Instant,
+) -> async_graphql::Response {
+    // Parsed once here; `execute` reuses the parsed document.
+    let operation = ops::correlation::operation_name(&mut request);
+    let mut request = request.data(principal.clone());
+    if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        request = request.data(IdempotencyHeader(key.to_string()));
     }
+    let request_id = RequestId::from_headers(headers);
+    if let Some(id) = &request_id {
+        request = request.data(id.clone());
+    }
+    let mut response = state.schema.execute(request).await;
+    if let Some(id) = &request_id {
+        ops::correlation::correlate(&mut response, id);
+    }
+    let outcome = if response.errors.is_empty() {
+        "ok"
+    } else {
+        "error"
+    };
+    state
+        .ops
+        .metrics
+        .observe_graphql(operation.as_deref(), outcome, started.elapsed());
+    response
 }
 
 fn unauthenticated(e: &impl std::fmt::Display) -> Response {
@@ -211,6 +295,7 @@ async fn graphql_get(
                     });
                     let principal = auth
                         .verify_header(header.as_deref())
+                        .await
                         .map_err(|e| async_graphql::Error::new(e.to_string()))?;
                     let mut data = async_graphql::Data::default();
                     data.insert(principal);

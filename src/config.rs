@@ -298,6 +298,19 @@ pub struct ServerConfig {
     /// empty means no CORS headers at all, so browsers keep pages of other origins out.
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
+    /// Largest request body accepted, in bytes; a larger one gets HTTP 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Most GraphQL requests accepted in one batched (JSON array) request.
+    #[serde(default = "default_max_batch_size")]
+    pub max_batch_size: usize,
+    /// Most aliases accepted in one GraphQL document.
+    #[serde(default = "default_max_aliases")]
+    pub max_aliases: usize,
+    /// Answer introspection queries (`__schema`, `__type`). Off by default; `demo` turns it on
+    /// for the playground.
+    #[serde(default)]
+    pub introspection: bool,
 }
 
 impl Default for ServerConfig {
@@ -305,24 +318,53 @@ impl Default for ServerConfig {
         Self {
             listen: default_listen(),
             cors_allowed_origins: Vec::new(),
+            max_body_bytes: default_max_body_bytes(),
+            max_batch_size: default_max_batch_size(),
+            max_aliases: default_max_aliases(),
+            introspection: false,
         }
     }
+}
+
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+
+fn default_max_batch_size() -> usize {
+    10
+}
+
+fn default_max_aliases() -> usize {
+    30
 }
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
-/// How client tokens (JWTs) are verified.
+/// How client tokens (JWTs) are verified: HS256 with `jwt_secret`, RS256/ES256 with the keys
+/// of `jwks_url`, or both. At least one of the two must be set.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// HS256 secret shared with whoever mints client tokens (`ghl-baserow-gateway token`).
-    pub jwt_secret: SecretString,
+    #[serde(default)]
+    pub jwt_secret: Option<SecretString>,
+    /// A JWKS document (`https://issuer.example.com/.well-known/jwks.json`) whose RSA and P-256
+    /// keys verify RS256 and ES256 tokens.
+    #[serde(default)]
+    pub jwks_url: Option<Url>,
+    /// How often the JWKS is read again; a key removed from it stops working after this.
+    #[serde(default = "default_jwks_refresh_secs")]
+    pub jwks_refresh_secs: u64,
     #[serde(default = "default_issuer")]
     pub issuer: String,
     #[serde(default = "default_audience")]
     pub audience: String,
+}
+
+fn default_jwks_refresh_secs() -> u64 {
+    300
 }
 
 pub fn default_issuer() -> String {
@@ -588,8 +630,33 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         use secrecy::ExposeSecret;
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
-        if self.auth.jwt_secret.expose_secret().len() < 32 {
-            return invalid("auth.jwt_secret must be at least 32 characters");
+        match (&self.auth.jwt_secret, &self.auth.jwks_url) {
+            (None, None) => {
+                return invalid(
+                    "set auth.jwt_secret (HS256 tokens) or auth.jwks_url (RS256/ES256 tokens), or both",
+                );
+            }
+            (Some(secret), _) if secret.expose_secret().len() < 32 => {
+                return invalid("auth.jwt_secret must be at least 32 characters");
+            }
+            _ => {}
+        }
+        if let Some(url) = &self.auth.jwks_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return invalid("auth.jwks_url must be an http:// or https:// URL");
+        }
+        if self.auth.jwks_refresh_secs == 0 {
+            return invalid("auth.jwks_refresh_secs must be at least 1");
+        }
+        for (key, value) in [
+            ("server.max_body_bytes", self.server.max_body_bytes),
+            ("server.max_batch_size", self.server.max_batch_size),
+            ("server.max_aliases", self.server.max_aliases),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{key} must be at least 1")));
+            }
         }
         if self.ghl.location_id.trim().is_empty() {
             return invalid("ghl.location_id must not be empty");
@@ -857,6 +924,35 @@ mod tests {
         let text = format!("{VALID}{}", INDUSTRY.replace("rule", "merge_rule"));
         let err = Config::from_toml(&text).unwrap_err().to_string();
         assert!(err.contains("merge_rule"), "{err}");
+    }
+
+    #[test]
+    fn a_jwks_url_alone_is_enough_and_neither_names_both() {
+        let jwks = VALID.replace(
+            "jwt_secret = \"0123456789abcdef0123456789abcdef\"",
+            "jwks_url = \"https://login.example.com/jwks.json\"",
+        );
+        let config = Config::from_toml(&jwks).unwrap();
+        assert!(config.auth.jwt_secret.is_none());
+        assert_eq!(config.auth.jwks_refresh_secs, 300);
+        let neither = VALID.replace("jwt_secret = \"0123456789abcdef0123456789abcdef\"", "");
+        let err = Config::from_toml(&neither).unwrap_err().to_string();
+        assert!(
+            err.contains("auth.jwt_secret") && err.contains("auth.jwks_url"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn server_limits_have_defaults_and_zero_is_named() {
+        let server = Config::from_toml(VALID).unwrap().server;
+        assert_eq!(server.max_body_bytes, 1024 * 1024);
+        assert_eq!(server.max_batch_size, 10);
+        assert_eq!(server.max_aliases, 30);
+        assert!(!server.introspection);
+        let text = format!("[server]\nmax_batch_size = 0\n{VALID}");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("server.max_batch_size"), "{err}");
     }
 
     #[test]

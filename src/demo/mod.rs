@@ -290,6 +290,8 @@ fn demo_config(
     let t = provisioned.tables;
     let text = format!(
         r#"
+        [server]
+        introspection = true
         [auth]
         jwt_secret = {secret:?}
         [store]

@@ -10,6 +10,7 @@ pub mod contact;
 pub mod contact_filter;
 mod errors;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 mod operation;
@@ -49,14 +50,27 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// The schema with its limits; `gateway` is absent only when printing the SDL.
 pub fn build(gateway: Option<Arc<Gateway>>) -> GatewaySchema {
+    let server = gateway
+        .as_ref()
+        .map(|g| g.config.server.clone())
+        .unwrap_or_default();
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
         subscription::Subscription,
     )
     .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY);
+    .limit_complexity(MAX_COMPLEXITY)
+    .extension(limits::Limits {
+        max_aliases: server.max_aliases,
+        introspection: server.introspection || gateway.is_none(),
+        max_depth: MAX_DEPTH,
+        max_complexity: MAX_COMPLEXITY,
+    });
     if let Some(gateway) = gateway {
+        if !gateway.config.server.introspection {
+            builder = builder.disable_introspection();
+        }
         builder = builder.data(gateway);
     }
     builder.finish()

@@ -15,6 +15,7 @@ mod mutations;
 mod operations;
 mod reads;
 mod schema;
+mod security;
 mod subscriptions;
 mod sync;
 mod sync_batch;

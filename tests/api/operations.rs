@@ -32,7 +32,13 @@ fn secrets(app: &TestApp) -> Vec<String> {
     vec![
         config.ghl.token.expose_secret().to_string(),
         config.baserow.token.expose_secret().to_string(),
-        config.auth.jwt_secret.expose_secret().to_string(),
+        config
+            .auth
+            .jwt_secret
+            .as_ref()
+            .expect("jwt secret")
+            .expose_secret()
+            .to_string(),
     ]
 }
 
@@ -195,7 +201,12 @@ fn write_config(app: &TestApp, ghl_token: &str) -> std::path::PathBuf {
          [ghl]\nbase_url = {}\nlocation_id = {}\ntoken = {}\n\n\
          [baserow]\nbase_url = {}\ntoken = {}\n\n\
          [baserow.tables]\ncontacts = {}\ntasks = {}\nnotes = {}\nbusinesses = {}\n",
-        s(config.auth.jwt_secret.expose_secret()),
+        s(config
+            .auth
+            .jwt_secret
+            .as_ref()
+            .expect("jwt secret")
+            .expose_secret()),
         s(&format!(
             "sqlite://{}",
             app.data_dir.path().join("unused.db").display()

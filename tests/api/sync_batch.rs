@@ -75,7 +75,11 @@ fn config_file(app: &TestApp) -> std::path::PathBuf {
         "[auth]\njwt_secret = {:?}\n[store]\nurl = {:?}\n[ghl]\nbase_url = {:?}\nlocation_id = {:?}\ntoken = {:?}\n\
          [baserow]\nbase_url = {:?}\ntoken = {:?}\ntables = {{ contacts = {}, tasks = {}, notes = {}, businesses = {} }}\n\
          [sync]\npoll_interval_secs = 0\n",
-        c.auth.jwt_secret.expose_secret(),
+        c.auth
+            .jwt_secret
+            .as_ref()
+            .expect("jwt secret")
+            .expose_secret(),
         c.store.url,
         c.ghl.base_url.as_str(),
         c.ghl.location_id,
