@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::action::Action;
+use super::{action::Action, executor::Sides};
 use crate::{
     domain::merge::ContactField,
     graphql::loaders::{BaserowContactKey, GhlContactKey},
@@ -71,6 +71,7 @@ pub async fn record(
     gateway: &Gateway,
     op: &OperationRecord,
     action: &Action,
+    sides: &Sides,
     was_pending: (bool, bool),
     before: (Option<Value>, Option<Value>),
 ) {
@@ -82,11 +83,17 @@ pub async fn record(
         "update"
     };
     let sides = [
-        ("ghl", was_pending.0, op.ghl.outcome, before.0),
-        ("baserow", was_pending.1, op.baserow.outcome, before.1),
+        ("ghl", was_pending.0, op.ghl.outcome, before.0, &sides.ghl),
+        (
+            "baserow",
+            was_pending.1,
+            op.baserow.outcome,
+            before.1,
+            &sides.baserow,
+        ),
     ];
     let mut entries = Vec::new();
-    for (system, was, outcome, before) in sides {
+    for (system, was, outcome, before, side_action) in sides {
         if !was || outcome != Outcome::Succeeded {
             continue;
         }
@@ -104,7 +111,7 @@ pub async fn record(
                 verb.to_string()
             },
             before,
-            after: written(action),
+            after: written(side_action),
         });
     }
     if entries.is_empty() {

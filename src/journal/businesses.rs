@@ -12,7 +12,7 @@
 use super::{
     action::{Action, BusinessFields},
     outcome::{SideDone, StepError},
-    parent::unlinked,
+    parent::adoptable,
     requests_children as requests,
 };
 use crate::{
@@ -109,7 +109,7 @@ async fn find_earlier_ghl_business(
         .filter(|b| b.name.as_deref() == Some(name))
         .map(|b| b.id)
         .collect();
-    let free = unlinked(gateway, EntityKind::Business, named.clone()).await?;
+    let free = adoptable(gateway, EntityKind::Business, named.clone()).await?;
     Ok(named.into_iter().find(|id| free.contains(id)))
 }
 

@@ -17,6 +17,7 @@ use crate::{
         baserow::{ContactRow, Table, filters::condition, schema},
         ghl::{self, FilterOperator, GhlError, SearchFilter, SearchQuery},
     },
+    domain::merge,
     graphql::loaders::{
         BaserowContactKey, BaserowNotesKey, BaserowTasksKey, GhlContactKey, GhlNotesKey,
         GhlTasksKey,
@@ -38,6 +39,9 @@ pub async fn ghl_step(
     let Some(id) = link.ghl_id.clone() else {
         return Ok(SideDone::skipped("the contact does not exist in GHL"));
     };
+    if no_tags_left(action) {
+        return Ok(SideDone::skipped("already current"));
+    }
     let ghl = &gateway.ghl;
     match action {
         // Creates are handled above; other entities' actions are routed elsewhere (steps.rs).
@@ -177,21 +181,14 @@ pub async fn baserow_step(
     let Some(row_id) = link.baserow_row_id else {
         return Ok(SideDone::skipped("the contact does not exist in Baserow"));
     };
+    if no_tags_left(action) {
+        return Ok(SideDone::skipped("already current"));
+    }
     let baserow = &gateway.baserow;
     match action {
         // Creates are handled above; other entities' actions are routed elsewhere (steps.rs).
         Action::CreateContact { .. } => {}
-        Action::UpdateContact { patch } => {
-            let row: ContactRow = baserow
-                .update_row(
-                    Table::Contacts,
-                    row_id,
-                    &requests::baserow_patch(patch),
-                    false,
-                )
-                .await?;
-            prime_baserow(gateway, row).await;
-        }
+        Action::UpdateContact { patch } => update_row(gateway, row_id, patch).await?,
         Action::DeleteContact => {
             match baserow.delete_row(Table::Contacts, row_id, false).await {
                 Ok(()) | Err(crate::backends::baserow::BaserowError::NotFound { .. }) => {}
@@ -220,15 +217,7 @@ pub async fn baserow_step(
             if *patch == ContactPatch::default() {
                 return Ok(SideDone::skipped("already current"));
             }
-            let row: ContactRow = baserow
-                .update_row(
-                    Table::Contacts,
-                    row_id,
-                    &requests::baserow_patch(patch),
-                    false,
-                )
-                .await?;
-            prime_baserow(gateway, row).await;
+            update_row(gateway, row_id, patch).await?;
         }
         Action::SetContactBusiness { business } => {
             let linked: Vec<i64> = match business {
@@ -251,6 +240,44 @@ pub async fn baserow_step(
         }
     }
     Ok(SideDone::done())
+}
+
+/// A tag change whose every tag a later operation already wrote on this side.
+fn no_tags_left(action: &Action) -> bool {
+    match action {
+        Action::AddContactTags { tags } | Action::RemoveContactTags { tags } => tags.is_empty(),
+        _ => false,
+    }
+}
+
+/// Writes a patch to the contact's row. A patch that changes the first or last name leaves
+/// `name` as GHL has it, derived from both parts as the row holds them after the write: the
+/// patch's own full name was derived from a read that a concurrent update of the other part
+/// may have made stale. Operations on one contact execute one at a time (`turns.rs`), so the
+/// last write's repair sees the parts every earlier one left.
+async fn update_row(gateway: &Gateway, row_id: i64, patch: &ContactPatch) -> Result<(), StepError> {
+    let baserow = &gateway.baserow;
+    let body = requests::baserow_patch(patch);
+    let renames = patch.first_name.is_some() || patch.last_name.is_some();
+    let mut row: ContactRow = baserow
+        .update_row(Table::Contacts, row_id, &body, false)
+        .await?;
+    if renames {
+        let derived = merge::full_name(None, row.first_name.as_deref(), row.last_name.as_deref());
+        let present = |v: Option<&str>| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        if present(row.name.as_deref()) != derived {
+            let fix = json!({ "name": derived.unwrap_or_default() });
+            row = baserow
+                .update_row(Table::Contacts, row_id, &fix, false)
+                .await?;
+        }
+    }
+    prime_baserow(gateway, row).await;
+    Ok(())
 }
 
 async fn create_in_baserow(

@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    action::Action,
+    action::{Action, ContactPatch},
     audit,
     outcome::{SideDone, StepError},
-    steps,
+    steps, turns,
 };
 use crate::{
     backends::RetryPolicy,
@@ -47,12 +47,19 @@ const WORKER_DEADLINE: Duration = Duration::from_secs(10);
 /// upstream call that started just before it, plus a margin. Another worker may take the
 /// operation over after that (a crash leaves it for no longer than this).
 fn hold(gateway: &Gateway, deadline: Duration) -> Duration {
-    let slowest_call = gateway
+    deadline + slowest_call(gateway) + LEASE_MARGIN
+}
+
+/// What a lease leaves after the last step is cut off: for saving the outcome.
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
+
+fn slowest_call(gateway: &Gateway) -> Duration {
+    let ms = gateway
         .config
         .ghl
         .timeout_ms
         .max(gateway.config.baserow.timeout_ms);
-    deadline + Duration::from_millis(slowest_call) + Duration::from_secs(2)
+    Duration::from_millis(ms)
 }
 
 /// How long a request keeps retrying before it returns `PENDING` and leaves the rest to the worker.
@@ -85,6 +92,8 @@ pub async fn submit_as(
     key: Option<(String, String)>,
     trigger: &str,
 ) -> Result<Submitted, SubmitError> {
+    // The deadline counts from before recording: the hold below starts then too.
+    let deadline = Instant::now() + REQUEST_DEADLINE;
     let input = serde_json::to_value(&action).unwrap_or_default();
     let mut op = OperationRecord::new(action.kind(), Some(entity), input);
     op.trigger = trigger.to_string();
@@ -130,7 +139,7 @@ pub async fn submit_as(
             return Ok(Submitted { op, replayed: true });
         }
     }
-    let op = execute(gateway, op, Instant::now() + REQUEST_DEADLINE, false).await?;
+    let op = execute(gateway, op, deadline, false).await?;
     Ok(Submitted {
         op,
         replayed: false,
@@ -161,6 +170,11 @@ async fn link_of(
 /// Executes the sides still pending until both are settled or `deadline` passes, then saves the
 /// outcome. `recovering` says an earlier attempt may have landed: creates look for their marker
 /// before repeating.
+///
+/// The operation is held for [`hold`] from `deadline`'s start: every upstream call is cut off
+/// one call timeout after `deadline` (a client's own retries and rate-limit waits could run
+/// longer), so the outcome is saved before another execution may take the operation over. Two
+/// executions at once would both look for an earlier create, both find none, and both create.
 pub async fn execute(
     gateway: &Gateway,
     mut op: OperationRecord,
@@ -169,6 +183,11 @@ pub async fn execute(
 ) -> Result<OperationRecord, StoreError> {
     let action: Action = serde_json::from_value(op.input.clone())
         .map_err(|e| StoreError::Corrupt(format!("operation {} input: {e}", op.id)))?;
+    // A create's entity is new; every other operation waits for the entity's earlier ones.
+    let _turn = match op.entity_id {
+        Some(entity) if !action.is_create() => Some(turns::turn(entity).await),
+        _ => None,
+    };
     let Some(mut link) = link_of(gateway, &op, &action).await? else {
         op.status = OperationStatus::Failed;
         op.next_attempt_at = None;
@@ -188,8 +207,11 @@ pub async fn execute(
     };
     // A contact update resumed after a later one succeeded must not write older values over
     // it: the fields a later operation wrote on a side are dropped from this one's patch there.
-    let action = without_superseded(gateway, &op, action).await?;
-    let before = audit::snapshot(gateway, &action, &link).await;
+    let stop = deadline + slowest_call(gateway);
+    let sides = without_superseded(gateway, &op, &action).await?;
+    let before = timeout_at(stop, audit::snapshot(gateway, &action, &link))
+        .await
+        .unwrap_or_default();
     let was_pending = (
         op.ghl.outcome == Outcome::Pending,
         op.baserow.outcome == Outcome::Pending,
@@ -202,14 +224,16 @@ pub async fn execute(
         let (ghl, baserow) = tokio::join!(
             async {
                 if ghl_pending {
-                    Some(steps::ghl(gateway, &action, &link, &op, recovering).await)
+                    let step = steps::ghl(gateway, &sides.ghl, &link, &op, recovering);
+                    Some(timeout_at(stop, step).await.unwrap_or_else(cut_off))
                 } else {
                     None
                 }
             },
             async {
                 if baserow_pending {
-                    Some(steps::baserow(gateway, &action, &link, &op, recovering).await)
+                    let step = steps::baserow(gateway, &sides.baserow, &link, &op, recovering);
+                    Some(timeout_at(stop, step).await.unwrap_or_else(cut_off))
                 } else {
                     None
                 }
@@ -240,9 +264,14 @@ pub async fn execute(
         tokio::time::sleep(wait).await;
         round += 1;
     }
-    settle(gateway, &mut op, &action, &mut link).await;
-    audit::record(gateway, &op, &action, was_pending, before).await;
-    let keep_link = link.ghl_id.is_some() || link.baserow_row_id.is_some();
+    settle(gateway, &mut op, &action, &mut link, stop).await;
+    audit::record(gateway, &op, &action, &sides, was_pending, before).await;
+    // Only a create establishes a link; saving any other operation's copy of it would bring
+    // back a link a delete that ran meanwhile removed.
+    let keep_link = action.is_create() && (link.ghl_id.is_some() || link.baserow_row_id.is_some());
+    if keep_link {
+        take_over(gateway, &link).await?;
+    }
     let deleted = action.is_delete() && op.status == OperationStatus::Succeeded;
     gateway
         .store
@@ -255,45 +284,150 @@ pub async fn execute(
     Ok(op)
 }
 
+/// Removes the links a read made for the records this create wrote or adopted: a read that
+/// found one of them before the outcome was saved gave it a gateway id of its own. A link that
+/// has operations of its own belongs to another entity and stays.
+async fn take_over(gateway: &Gateway, link: &Link) -> Result<(), StoreError> {
+    let store = &gateway.store;
+    let mut others = Vec::new();
+    if let Some(id) = &link.ghl_id {
+        others.extend(
+            store
+                .links_by_ghl_ids(link.kind, std::slice::from_ref(id))
+                .await?,
+        );
+    }
+    if let Some(row) = link.baserow_row_id {
+        others.extend(store.links_by_baserow_ids(link.kind, &[row]).await?);
+    }
+    let mut stale = Vec::new();
+    for other in others.into_iter().filter(|o| o.id != link.id) {
+        if store
+            .later_operations(other.id, Uuid::nil())
+            .await?
+            .is_empty()
+        {
+            stale.push(other.id);
+        }
+    }
+    if !stale.is_empty() {
+        tracing::info!(entity = %link.id, ?stale, "taking over records a read had linked");
+        store.remove_links(&stale).await?;
+    }
+    Ok(())
+}
+
+/// A step cut off at the end of its lease: its outcome is unknown, as after a timeout.
+fn cut_off(_: tokio::time::error::Elapsed) -> Result<SideDone, StepError> {
+    Err(StepError::Transient(
+        "cut off at the end of the operation's lease".into(),
+    ))
+}
+
+async fn timeout_at<F: std::future::Future>(
+    stop: Instant,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::time::timeout_at(stop.into(), future).await
+}
+
+/// What each side's step executes: the action, less what a later operation already wrote there.
+pub(super) struct Sides {
+    pub ghl: Action,
+    pub baserow: Action,
+}
+
+/// A contact update or tag change resumed after a later one succeeded must not write older
+/// values over it: the fields (or tags) a later operation wrote on a side are dropped from this
+/// one's action there.
 async fn without_superseded(
     gateway: &Gateway,
     op: &OperationRecord,
-    action: Action,
-) -> Result<Action, StoreError> {
-    let (ghl, baserow) = match &action {
-        Action::UpdateContact { patch } => (patch.clone(), patch.clone()),
-        Action::SyncContact { ghl, baserow } => (ghl.clone(), baserow.clone()),
-        _ => return Ok(action),
+    action: &Action,
+) -> Result<Sides, StoreError> {
+    let same = || Sides {
+        ghl: action.clone(),
+        baserow: action.clone(),
     };
-    let Some(entity) = op.entity_id else {
-        return Ok(action);
+    let superseded = matches!(
+        action,
+        Action::UpdateContact { .. }
+            | Action::SyncContact { .. }
+            | Action::AddContactTags { .. }
+            | Action::RemoveContactTags { .. }
+    );
+    let Some(entity) = op.entity_id.filter(|_| superseded) else {
+        return Ok(same());
     };
     let later = gateway.store.later_operations(entity, op.id).await?;
     if later.is_empty() {
-        return Ok(action);
+        return Ok(same());
     }
-    let (mut ghl, mut baserow) = (ghl, baserow);
-    for newer in later {
-        let Ok(newer_action) = serde_json::from_value::<Action>(newer.input.clone()) else {
+    let newer: Vec<(Action, bool, bool)> = later
+        .into_iter()
+        .filter_map(|newer| {
+            let newer_action = serde_json::from_value::<Action>(newer.input).ok()?;
+            let wrote = |side: &crate::store::SideRecord| side.outcome == Outcome::Succeeded;
+            Some((newer_action, wrote(&newer.ghl), wrote(&newer.baserow)))
+        })
+        .collect();
+    if let Some((mut ghl, mut baserow)) = contact_patches(action) {
+        for (newer, in_ghl, in_baserow) in &newer {
+            let Some((newer_ghl, newer_baserow)) = contact_patches(newer) else {
+                continue;
+            };
+            if *in_ghl {
+                drop_fields(&mut ghl, &newer_ghl);
+            }
+            if *in_baserow {
+                drop_fields(&mut baserow, &newer_baserow);
+            }
+        }
+        let both = Action::SyncContact { ghl, baserow };
+        return Ok(Sides {
+            ghl: both.clone(),
+            baserow: both,
+        });
+    }
+    let (mut ghl, mut baserow) = (action.clone(), action.clone());
+    for (newer, in_ghl, in_baserow) in &newer {
+        let Some(newer_tags) = tags_of(newer) else {
             continue;
         };
-        let (newer_ghl, newer_baserow) = match newer_action {
-            Action::UpdateContact { patch } => (patch.clone(), patch),
-            Action::SyncContact { ghl, baserow } => (ghl, baserow),
-            _ => continue,
-        };
-        if newer.ghl.outcome == Outcome::Succeeded {
-            drop_fields(&mut ghl, &newer_ghl);
-        }
-        if newer.baserow.outcome == Outcome::Succeeded {
-            drop_fields(&mut baserow, &newer_baserow);
+        for (side, wrote) in [(&mut ghl, *in_ghl), (&mut baserow, *in_baserow)] {
+            if let (Some(tags), true) = (tags_of_mut(side), wrote) {
+                tags.retain(|t| !newer_tags.iter().any(|n| n.eq_ignore_ascii_case(t)));
+            }
         }
     }
-    Ok(Action::SyncContact { ghl, baserow })
+    Ok(Sides { ghl, baserow })
+}
+
+/// A contact update's patch for each side.
+fn contact_patches(action: &Action) -> Option<(ContactPatch, ContactPatch)> {
+    match action {
+        Action::UpdateContact { patch } => Some((patch.clone(), patch.clone())),
+        Action::SyncContact { ghl, baserow } => Some((ghl.clone(), baserow.clone())),
+        _ => None,
+    }
+}
+
+fn tags_of(action: &Action) -> Option<&Vec<String>> {
+    match action {
+        Action::AddContactTags { tags } | Action::RemoveContactTags { tags } => Some(tags),
+        _ => None,
+    }
+}
+
+fn tags_of_mut(action: &mut Action) -> Option<&mut Vec<String>> {
+    match action {
+        Action::AddContactTags { tags } | Action::RemoveContactTags { tags } => Some(tags),
+        _ => None,
+    }
 }
 
 /// Clears in `older` every field `newer` sets.
-fn drop_fields(older: &mut super::ContactPatch, newer: &super::ContactPatch) {
+fn drop_fields(older: &mut ContactPatch, newer: &ContactPatch) {
     if newer.first_name.is_some() {
         older.first_name = None;
     }
@@ -341,7 +475,13 @@ fn apply(
 }
 
 /// Decides the operation's status from its sides; compensates a half-made create.
-async fn settle(gateway: &Gateway, op: &mut OperationRecord, action: &Action, link: &mut Link) {
+async fn settle(
+    gateway: &Gateway,
+    op: &mut OperationRecord,
+    action: &Action,
+    link: &mut Link,
+    stop: Instant,
+) {
     use Outcome::*;
     let (g, b) = (op.ghl.outcome, op.baserow.outcome);
     if g == Pending || b == Pending {
@@ -353,7 +493,12 @@ async fn settle(gateway: &Gateway, op: &mut OperationRecord, action: &Action, li
     op.status = match (g, b) {
         (Failed, Failed) => OperationStatus::Failed,
         (Failed, Succeeded) | (Succeeded, Failed) if action.is_create() => {
-            match steps::compensate(gateway, action, link, g == Failed).await {
+            let undo = steps::compensate(gateway, action, link, g == Failed);
+            match timeout_at(stop, undo).await.unwrap_or_else(|_| {
+                Err(StepError::Transient(
+                    "cut off at the end of the operation's lease".into(),
+                ))
+            }) {
                 Ok(()) => {
                     let reason = "removed again: the other system refused the create";
                     if g == Failed {
@@ -410,13 +555,14 @@ fn publish(gateway: &Gateway, action: &Action, op: &OperationRecord, link: &Link
 /// Resumes every operation that is due: after a restart, after a crash, or after a request that
 /// returned `PENDING`. Returns how many it executed.
 pub async fn run_due(gateway: &Gateway, limit: u32) -> Result<usize, StoreError> {
+    // The lease counts from before the claim; so does the deadline it is sized from.
+    let deadline = Instant::now() + WORKER_DEADLINE;
     let due = gateway
         .store
         .claim_due_operations(hold(gateway, WORKER_DEADLINE), limit)
         .await?;
     let count = due.len();
     // Concurrently: every claimed operation must finish within its lease.
-    let deadline = Instant::now() + WORKER_DEADLINE;
     futures::future::join_all(due.into_iter().map(|mut op| async move {
         op.attempts += 1;
         let id = op.id;

@@ -15,6 +15,7 @@ mod requests;
 mod requests_children;
 mod steps;
 mod tasks;
+mod turns;
 pub mod worker;
 
 pub use action::{

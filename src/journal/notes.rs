@@ -5,14 +5,18 @@
 //! parent is treated).
 //!
 //! Markers: a Baserow row carries the gateway id in its `gateway_id` field. A GHL note has no
-//! free field for one, so a resumed create lists the contact's notes (not paged) and adopts a
-//! note no store link names that has the same body (and title, when one was given).
+//! free field for one (a text in the body would show, and travel to Baserow), so the content is
+//! the marker: a resumed create lists the contact's notes (not paged) and adopts a note with the
+//! same body (and title, when one was given) that no other operation wrote. A link a read made
+//! for it meanwhile (reading a contact's notes links every note found) does not hide it: the
+//! create takes such a link over when it saves (`executor::take_over`).
 
 use super::{
     action::{Action, NoteFields},
     outcome::{SideDone, StepError},
     parent::{
-        baserow_parent, ghl_parent, parent_of, remove_cached, same_text, unlinked, upsert_cached,
+        adoptable, baserow_parent, ghl_parent, parent_if_any, parent_of, remove_cached, same_text,
+        upsert_cached,
     },
     requests_children as requests,
 };
@@ -99,7 +103,7 @@ async fn find_earlier_ghl_note(
 ) -> Result<Option<String>, StepError> {
     let listed: Vec<Note> = gateway.ghl.list_notes(contact).await?;
     let ids = listed.iter().map(|n| n.id.clone()).collect();
-    let free = unlinked(gateway, EntityKind::Note, ids).await?;
+    let free = adoptable(gateway, EntityKind::Note, ids).await?;
     Ok(listed
         .into_iter()
         .find(|n| {
@@ -208,20 +212,25 @@ fn created_row(id: i64) -> SideDone {
 }
 
 /// Removes the side that succeeded when the other refused a create for good.
+///
+/// A contact deleted meanwhile took its GHL note with it (GHL deletes a contact's tasks and
+/// notes); its Baserow row is removed by its own id.
 pub async fn compensate(gateway: &Gateway, link: &Link, ghl_failed: bool) -> Result<(), StepError> {
-    let parent = parent_of(gateway, link).await?;
+    let parent = parent_if_any(gateway, link).await?;
+    let parent_row = parent.as_ref().and_then(|p| p.baserow_row_id);
+    let parent_ghl = parent.and_then(|p| p.ghl_id);
     if ghl_failed {
         if let Some(row) = link.baserow_row_id {
             match gateway.baserow.delete_row(Table::Notes, row, false).await {
                 Ok(()) | Err(BaserowError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
-            if let Some(p) = parent.baserow_row_id {
+            if let Some(p) = parent_row {
                 let cache = &gateway.caches.baserow_notes;
                 remove_cached(cache, BaserowNotesKey(p), |r| r.id == row).await;
             }
         }
-    } else if let (Some(id), Some(contact)) = (&link.ghl_id, &parent.ghl_id) {
+    } else if let (Some(id), Some(contact)) = (&link.ghl_id, &parent_ghl) {
         match gateway.ghl.delete_note(contact, id).await {
             Ok(()) | Err(GhlError::NotFound) => {}
             Err(e) => return Err(e.into()),

@@ -39,6 +39,20 @@ pub async fn parent_of(gateway: &Gateway, child: &Link) -> Result<Link, StepErro
     contact_link(gateway, parent).await
 }
 
+/// The parent contact of a task or note link; `None` when the contact was deleted since.
+pub async fn parent_if_any(gateway: &Gateway, child: &Link) -> Result<Option<Link>, StepError> {
+    let Some(parent) = child.parent_id else {
+        return Ok(None);
+    };
+    Ok(gateway
+        .store
+        .links_by_ids(EntityKind::Contact, &[parent])
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .next())
+}
+
 /// Whether the contact has an operation still pending, which may be its own create: a side
 /// it has no id on yet may get one soon, so a child waits rather than skipping that side.
 async fn waiting_for(gateway: &Gateway, contact: Uuid) -> Result<bool, StepError> {
@@ -79,9 +93,11 @@ pub async fn baserow_parent(gateway: &Gateway, contact: Uuid) -> Result<Option<i
     Ok(None)
 }
 
-/// Of `ghl_ids`, those no store link names: only such a record can be the leftover of an
-/// earlier attempt of a create (a linked one belongs to another entity).
-pub async fn unlinked(
+/// Of `ghl_ids`, those that can be the leftover of an earlier attempt of a create: no store
+/// link names them, or only a link a read made (reading a contact's children links every record
+/// it finds, leftovers included) with no operation of its own. A record another operation
+/// wrote belongs to that entity.
+pub async fn adoptable(
     gateway: &Gateway,
     kind: EntityKind,
     ghl_ids: Vec<String>,
@@ -89,17 +105,25 @@ pub async fn unlinked(
     if ghl_ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let linked: HashSet<String> = gateway
+    let links = gateway
         .store
         .links_by_ghl_ids(kind, &ghl_ids)
         .await
-        .map_err(store_error)?
-        .into_iter()
-        .filter_map(|l| l.ghl_id)
-        .collect();
+        .map_err(store_error)?;
+    let mut taken = HashSet::new();
+    for link in links {
+        let written = gateway
+            .store
+            .later_operations(link.id, Uuid::nil())
+            .await
+            .map_err(store_error)?;
+        if !written.is_empty() {
+            taken.extend(link.ghl_id);
+        }
+    }
     Ok(ghl_ids
         .into_iter()
-        .filter(|id| !linked.contains(id))
+        .filter(|id| !taken.contains(id))
         .collect())
 }
 

@@ -6,8 +6,9 @@
 //! pending makes the step wait (transient); a parent that does not exist on a side skips it.
 //!
 //! Markers: a Baserow row carries the gateway id in its `gateway_id` field. A GHL task has no
-//! free field for one, so a resumed create lists the contact's tasks (that list is not paged)
-//! and adopts a task no store link names that has the same title, due instant and body. Two
+//! free field for one, so the content is the marker: a resumed create lists the contact's tasks
+//! (that list is not paged) and adopts a task that no other operation wrote (a link a read made
+//! is taken over) with the same title, due instant and body. Two
 //! identical tasks created by hand in GHL and not seen by the gateway yet would be ambiguous;
 //! the first is taken, which leaves the same data either way.
 
@@ -15,8 +16,8 @@ use super::{
     action::{Action, TaskFields},
     outcome::{SideDone, StepError},
     parent::{
-        baserow_parent, ghl_parent, parent_of, remove_cached, same_instant, same_text, unlinked,
-        upsert_cached,
+        adoptable, baserow_parent, ghl_parent, parent_if_any, parent_of, remove_cached,
+        same_instant, same_text, upsert_cached,
     },
     requests_children as requests,
 };
@@ -107,7 +108,7 @@ async fn find_earlier_ghl_task(
 ) -> Result<Option<String>, StepError> {
     let listed: Vec<Task> = gateway.ghl.list_tasks(contact).await?;
     let ids = listed.iter().map(|t| t.id.clone()).collect();
-    let free = unlinked(gateway, EntityKind::Task, ids).await?;
+    let free = adoptable(gateway, EntityKind::Task, ids).await?;
     Ok(listed
         .into_iter()
         .find(|t| {
@@ -210,20 +211,25 @@ fn created_row(id: i64) -> SideDone {
 }
 
 /// Removes the side that succeeded when the other refused a create for good.
+///
+/// A contact deleted meanwhile took its GHL task with it (GHL deletes a contact's tasks and
+/// notes); its Baserow row is removed by its own id.
 pub async fn compensate(gateway: &Gateway, link: &Link, ghl_failed: bool) -> Result<(), StepError> {
-    let parent = parent_of(gateway, link).await?;
+    let parent = parent_if_any(gateway, link).await?;
+    let parent_row = parent.as_ref().and_then(|p| p.baserow_row_id);
+    let parent_ghl = parent.and_then(|p| p.ghl_id);
     if ghl_failed {
         if let Some(row) = link.baserow_row_id {
             match gateway.baserow.delete_row(Table::Tasks, row, false).await {
                 Ok(()) | Err(BaserowError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
-            if let Some(p) = parent.baserow_row_id {
+            if let Some(p) = parent_row {
                 let cache = &gateway.caches.baserow_tasks;
                 remove_cached(cache, BaserowTasksKey(p), |r| r.id == row).await;
             }
         }
-    } else if let (Some(id), Some(contact)) = (&link.ghl_id, &parent.ghl_id) {
+    } else if let (Some(id), Some(contact)) = (&link.ghl_id, &parent_ghl) {
         match gateway.ghl.delete_task(contact, id).await {
             Ok(()) | Err(GhlError::NotFound) => {}
             Err(e) => return Err(e.into()),
