@@ -9,8 +9,8 @@ use async_graphql::{
 use uuid::Uuid;
 
 use super::{
-    business::{Business, business_of_contact},
     appointment::{Appointment, load_appointments},
+    business::{Business, business_of_contact},
     children::{Note, Task, load_notes, load_tasks},
     contact_filter::{self, ContactFilter},
     errors, ids,
