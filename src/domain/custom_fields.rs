@@ -11,6 +11,7 @@ use super::{ContactRecord, merge};
 use crate::{
     backends::{baserow::ContactRow, ghl},
     config::{CustomFieldMapping, SourceRule},
+    journal::CustomFieldValue,
 };
 
 /// A mapped custom field of one contact: each side's value and the one its rule shows.
@@ -54,6 +55,30 @@ pub fn in_ghl(contact: &ghl::Contact, field_id: &str) -> Option<String> {
 /// The value Baserow holds in column `column`.
 pub fn in_baserow(row: &ContactRow, column: &str) -> Option<String> {
     row.extra.get(column).and_then(as_text)
+}
+
+/// The mapped custom fields GHL holds a value for, ready to copy to Baserow.
+pub fn values_in_ghl(
+    contact: &ghl::Contact,
+    mappings: &[CustomFieldMapping],
+) -> Vec<CustomFieldValue> {
+    mappings
+        .iter()
+        .filter_map(|m| in_ghl(contact, &m.ghl_field_id).map(|v| CustomFieldValue::new(m, Some(v))))
+        .collect()
+}
+
+/// The mapped custom fields Baserow holds a value for, ready to copy to GHL.
+pub fn values_in_baserow(
+    row: &ContactRow,
+    mappings: &[CustomFieldMapping],
+) -> Vec<CustomFieldValue> {
+    mappings
+        .iter()
+        .filter_map(|m| {
+            in_baserow(row, &m.baserow_field).map(|v| CustomFieldValue::new(m, Some(v)))
+        })
+        .collect()
 }
 
 /// Every mapped custom field of a contact, in the order of the mapping; `default` is the rule

@@ -13,8 +13,8 @@ use super::{
 };
 use crate::{
     auth::{Principal, Scope, ScopeGuard},
-    config::WriteMode,
-    journal::{self, Action, ContactFields, ContactPatch, SubmitError},
+    config::{MappingConfig, WriteMode},
+    journal::{self, Action, ContactFields, ContactPatch, CustomFieldValue, SubmitError},
     state::Gateway,
     store::{EntityKind, OperationStatus},
 };
@@ -37,6 +37,19 @@ pub struct CreateContactInput {
     pub company_name: Option<String>,
     #[graphql(default)]
     pub tags: Vec<String>,
+    /// Mapped custom fields (`[mapping]`) to set, by name.
+    #[graphql(default)]
+    pub custom_fields: Vec<CustomFieldInput>,
+}
+
+/// A mapped custom field's new value: written to GHL by its custom field id and to Baserow
+/// under its column.
+#[derive(InputObject)]
+pub struct CustomFieldInput {
+    /// The field's name in `[mapping]`.
+    pub name: String,
+    /// The new value; null or an empty string clears the field.
+    pub value: Option<String>,
 }
 
 /// Fields to change; a field left out is unchanged, an empty string clears it.
@@ -48,6 +61,9 @@ pub struct UpdateContactInput {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub company_name: Option<String>,
+    /// Mapped custom fields to change, by name; the others are left as they are.
+    #[graphql(default)]
+    pub custom_fields: Vec<CustomFieldInput>,
 }
 
 /// One request a dry run would have sent.
@@ -112,8 +128,9 @@ impl ContactMutation {
         input: CreateContactInput,
         idempotency_key: Option<String>,
     ) -> Result<ContactPayload> {
+        let gateway = ctx.data::<Arc<Gateway>>()?;
         let action = Action::CreateContact {
-            contact: validate_new(input)?,
+            contact: validate_new(&gateway.config.mapping, input)?,
         };
         run(ctx, Uuid::now_v7(), action, idempotency_key).await
     }
@@ -128,7 +145,8 @@ impl ContactMutation {
         idempotency_key: Option<String>,
     ) -> Result<ContactPayload> {
         let entity = existing_contact(ctx, &id).await?;
-        let mut patch = validate_patch(input)?;
+        let gateway = ctx.data::<Arc<Gateway>>()?;
+        let mut patch = validate_patch(&gateway.config.mapping, input)?;
         if patch.name.is_none() && (patch.first_name.is_some() || patch.last_name.is_some()) {
             // The full name follows a changed first or last name in both systems (GHL derives
             // it; Baserow's `name` is a field of its own).
@@ -331,9 +349,36 @@ fn check_phone(phone: &Option<String>) -> Result<()> {
     }
 }
 
+/// Resolves each custom field's name through `[mapping]`; a name given twice keeps its last value.
+fn validate_custom_fields(
+    mapping: &MappingConfig,
+    input: Vec<CustomFieldInput>,
+) -> Result<Vec<CustomFieldValue>> {
+    let mut out: Vec<CustomFieldValue> = Vec::new();
+    for field in input {
+        let name = field.name.trim();
+        let Some(m) = mapping.custom_field(name) else {
+            let known: Vec<&str> = mapping
+                .contact_custom_fields
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect();
+            let hint = if known.is_empty() {
+                "no custom fields are mapped ([mapping] in the configuration)".to_string()
+            } else {
+                format!("not a mapped custom field (mapped: {})", known.join(", "))
+            };
+            return Err(errors::bad_input(&format!("customFields.{name}"), hint));
+        };
+        out.retain(|f| f.name != m.name);
+        out.push(CustomFieldValue::new(m, clean(field.value)));
+    }
+    Ok(out)
+}
+
 /// Checks a new contact the way both systems would, before either is called.
-fn validate_new(input: CreateContactInput) -> Result<ContactFields> {
-    let fields = ContactFields {
+fn validate_new(mapping: &MappingConfig, input: CreateContactInput) -> Result<ContactFields> {
+    let mut fields = ContactFields {
         first_name: clean(input.first_name),
         last_name: clean(input.last_name),
         name: clean(input.name),
@@ -341,7 +386,10 @@ fn validate_new(input: CreateContactInput) -> Result<ContactFields> {
         phone: clean(input.phone),
         company_name: clean(input.company_name),
         tags: validate_tags(input.tags)?,
+        custom_fields: validate_custom_fields(mapping, input.custom_fields)?,
     };
+    // A new contact has nothing to clear.
+    fields.custom_fields.retain(|f| f.value.is_some());
     check_email(&fields.email)?;
     check_phone(&fields.phone)?;
     if fields.email.is_none() && fields.phone.is_none() {
@@ -353,7 +401,7 @@ fn validate_new(input: CreateContactInput) -> Result<ContactFields> {
     Ok(fields)
 }
 
-fn validate_patch(input: UpdateContactInput) -> Result<ContactPatch> {
+fn validate_patch(mapping: &MappingConfig, input: UpdateContactInput) -> Result<ContactPatch> {
     let trim = |v: Option<String>| v.map(|v| v.trim().to_string());
     let patch = ContactPatch {
         first_name: trim(input.first_name),
@@ -362,6 +410,7 @@ fn validate_patch(input: UpdateContactInput) -> Result<ContactPatch> {
         email: trim(input.email),
         phone: trim(input.phone),
         company_name: trim(input.company_name),
+        custom_fields: validate_custom_fields(mapping, input.custom_fields)?,
     };
     check_email(&patch.email)?;
     check_phone(&patch.phone)?;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::store::EntityKind;
+use crate::{config::CustomFieldMapping, store::EntityKind};
 
 /// The mapped fields of a contact, validated.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,6 +18,10 @@ pub struct ContactFields {
     pub company_name: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Mapped custom fields to set (operations stored before custom fields were writable have
+    /// none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_fields: Vec<CustomFieldValue>,
 }
 
 /// A partial contact update: `None` leaves a field as it is, `Some("")` clears it.
@@ -30,6 +34,32 @@ pub struct ContactPatch {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub company_name: Option<String>,
+    /// Mapped custom fields to change; the others are left as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_fields: Vec<CustomFieldValue>,
+}
+
+/// A mapped custom field's value, with both systems' addresses resolved from `[mapping]` when
+/// the operation was made (a resumed operation writes where the request would have); `None`
+/// clears the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomFieldValue {
+    pub name: String,
+    pub ghl_field_id: String,
+    pub baserow_field: String,
+    pub value: Option<String>,
+}
+
+impl CustomFieldValue {
+    pub fn new(mapping: &CustomFieldMapping, value: Option<String>) -> Self {
+        Self {
+            name: mapping.name.clone(),
+            ghl_field_id: mapping.ghl_field_id.clone(),
+            baserow_field: mapping.baserow_field.clone(),
+            value,
+        }
+    }
 }
 
 /// A task to create under a contact, validated (`due_date` is RFC 3339 in UTC).

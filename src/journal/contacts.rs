@@ -429,6 +429,7 @@ async fn note_echo(gateway: &Gateway, contact: &ghl::Contact, tags: &[String]) {
         contact.email.as_deref(),
         contact.phone.as_deref(),
         tags,
+        &contact.custom_fields,
     );
     if let Err(e) = gateway
         .store

@@ -19,8 +19,8 @@ mod turns;
 pub mod worker;
 
 pub use action::{
-    Action, BusinessFields, ContactFields, ContactPatch, NoteFields, NotePatch, TaskFields,
-    TaskPatch,
+    Action, BusinessFields, ContactFields, ContactPatch, CustomFieldValue, NoteFields, NotePatch,
+    TaskFields, TaskPatch,
 };
 pub use executor::{
     REQUEST_DEADLINE, SubmitError, Submitted, execute_now, next_delay, request_hash, run_due,

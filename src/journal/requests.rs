@@ -2,11 +2,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::action::{Action, ContactFields, ContactPatch};
+use super::action::{Action, ContactFields, ContactPatch, CustomFieldValue};
 use crate::{
     backends::{
         baserow::schema,
-        ghl::{ContactUpdate, NewContact},
+        ghl::{ContactUpdate, CustomFieldInput, NewContact},
     },
     domain::merge,
     store::Link,
@@ -35,14 +35,35 @@ pub fn ghl_new_contact(location_id: &str, contact: &ContactFields, link: &Link) 
         phone: contact.phone.clone(),
         company_name: contact.company_name.clone(),
         tags: contact.tags.clone(),
+        custom_fields: ghl_custom_fields(&contact.custom_fields),
         source: Some(ghl_marker(link)),
         ..NewContact::default()
     }
 }
 
+/// GHL's custom field input form (`{id, field_value}`, UpdateContactDto); an empty value
+/// clears the field.
+fn ghl_custom_fields(fields: &[CustomFieldValue]) -> Vec<CustomFieldInput> {
+    fields
+        .iter()
+        .map(|f| CustomFieldInput {
+            id: Some(f.ghl_field_id.clone()),
+            key: None,
+            field_value: json!(f.value.clone().unwrap_or_default()),
+        })
+        .collect()
+}
+
+/// Custom fields under their Baserow column names; null clears a column of any type.
+fn baserow_custom_fields(body: &mut Map<String, Value>, fields: &[CustomFieldValue]) {
+    for f in fields {
+        body.insert(f.baserow_field.clone(), json!(f.value));
+    }
+}
+
 /// Body of the Baserow row create, marked with the gateway id.
 pub fn baserow_new_row(contact: &ContactFields, link: &Link) -> Value {
-    json!({
+    let mut body = json!({
         "name": display_name(contact),
         "first_name": contact.first_name,
         "last_name": contact.last_name,
@@ -51,7 +72,11 @@ pub fn baserow_new_row(contact: &ContactFields, link: &Link) -> Value {
         "company_name": contact.company_name,
         "tags": contact.tags.join(", "),
         schema::GATEWAY_ID_FIELD: link.id.to_string(),
-    })
+    });
+    if let Some(map) = body.as_object_mut() {
+        baserow_custom_fields(map, &contact.custom_fields);
+    }
+    body
 }
 
 /// Body of `PUT /contacts/{id}` (only the fields that change).
@@ -62,6 +87,8 @@ pub fn ghl_update(patch: &ContactPatch) -> ContactUpdate {
         name: patch.name.clone(),
         email: patch.email.clone(),
         phone: patch.phone.clone(),
+        custom_fields: (!patch.custom_fields.is_empty())
+            .then(|| ghl_custom_fields(&patch.custom_fields)),
         ..ContactUpdate::default()
     }
 }
@@ -82,6 +109,7 @@ pub fn baserow_patch(patch: &ContactPatch) -> Value {
             body.insert(name.into(), json!(value));
         }
     }
+    baserow_custom_fields(&mut body, &patch.custom_fields);
     Value::Object(body)
 }
 
@@ -135,5 +163,54 @@ mod tests {
             ..ContactPatch::default()
         };
         assert_eq!(baserow_patch(&patch), json!({"email": "a@x.io"}));
+    }
+
+    #[test]
+    fn custom_fields_go_to_ghl_by_id_and_to_baserow_by_column() {
+        let field = |value: Option<&str>| CustomFieldValue {
+            name: "industry".into(),
+            ghl_field_id: "cf1".into(),
+            baserow_field: "Industry".into(),
+            value: value.map(str::to_string),
+        };
+        let patch = ContactPatch {
+            custom_fields: vec![field(Some("Retail"))],
+            ..ContactPatch::default()
+        };
+        assert_eq!(baserow_patch(&patch), json!({"Industry": "Retail"}));
+        assert_eq!(
+            serde_json::to_value(ghl_update(&patch)).unwrap(),
+            json!({"customFields": [{"id": "cf1", "field_value": "Retail"}]})
+        );
+        let clear = ContactPatch {
+            custom_fields: vec![field(None)],
+            ..ContactPatch::default()
+        };
+        assert_eq!(baserow_patch(&clear), json!({"Industry": null}));
+        assert_eq!(
+            serde_json::to_value(ghl_update(&clear)).unwrap(),
+            json!({"customFields": [{"id": "cf1", "field_value": ""}]})
+        );
+        // Only the fields that change: an update without custom fields sends none.
+        let plain = ContactPatch {
+            email: Some("a@x.io".into()),
+            ..ContactPatch::default()
+        };
+        assert!(serde_json::to_value(ghl_update(&plain)).unwrap()["customFields"].is_null());
+    }
+
+    #[test]
+    fn operations_stored_before_custom_fields_still_read() {
+        let old = json!({"action": "updateContact", "patch": {"email": "a@x.io"}});
+        let action: Action = serde_json::from_value(old.clone()).unwrap();
+        let Action::UpdateContact { patch } = &action else {
+            panic!("{action:?}");
+        };
+        assert!(patch.custom_fields.is_empty());
+        // And they serialize as before, so idempotency hashes of earlier requests still match.
+        assert_eq!(
+            serde_json::to_value(&action).unwrap()["patch"].get("customFields"),
+            None
+        );
     }
 }

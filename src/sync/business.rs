@@ -186,7 +186,7 @@ pub async fn sync_business(
                 jobs.push((
                     new_links.len(),
                     Action::CreateContact {
-                        contact: fields_of_row(row),
+                        contact: fields_of_row(row, &gateway.config.mapping.contact_custom_fields),
                     },
                     true,
                 ));

@@ -14,9 +14,9 @@ use crate::{
         baserow::{ContactRow, Table},
         ghl,
     },
-    config::{DeletePolicy, SourceRule},
-    domain::merge::ContactField,
-    journal::{self, Action, ContactFields, ContactPatch},
+    config::{CustomFieldMapping, DeletePolicy, SourceRule},
+    domain::{custom_fields, merge::ContactField},
+    journal::{self, Action, ContactFields, ContactPatch, CustomFieldValue},
     state::Gateway,
     store::{AuditEntry, EntityKind, Link},
 };
@@ -52,7 +52,7 @@ pub enum Applied {
     DeleteReported,
 }
 
-fn fields_of(contact: &ghl::Contact) -> ContactFields {
+fn fields_of(contact: &ghl::Contact, mappings: &[CustomFieldMapping]) -> ContactFields {
     ContactFields {
         first_name: ContactField::FirstName.in_ghl(contact),
         last_name: ContactField::LastName.in_ghl(contact),
@@ -61,10 +61,11 @@ fn fields_of(contact: &ghl::Contact) -> ContactFields {
         phone: ContactField::Phone.in_ghl(contact),
         company_name: ContactField::CompanyName.in_ghl(contact),
         tags: contact.tags.clone(),
+        custom_fields: custom_fields::values_in_ghl(contact, mappings),
     }
 }
 
-fn fields_of_row(row: &ContactRow) -> ContactFields {
+fn fields_of_row(row: &ContactRow, mappings: &[CustomFieldMapping]) -> ContactFields {
     ContactFields {
         first_name: ContactField::FirstName.in_baserow(row),
         last_name: ContactField::LastName.in_baserow(row),
@@ -80,6 +81,7 @@ fn fields_of_row(row: &ContactRow) -> ContactFields {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .collect(),
+        custom_fields: custom_fields::values_in_baserow(row, mappings),
     }
 }
 
@@ -110,9 +112,10 @@ pub async fn reconcile(
     from: Side,
     trigger: &str,
 ) -> Result<Applied, SyncError> {
+    let mappings = &gateway.config.mapping.contact_custom_fields;
     match (ghl, row) {
-        (Some(g), None) => create_missing(gateway, link, fields_of(g), trigger).await,
-        (None, Some(r)) => create_missing(gateway, link, fields_of_row(r), trigger).await,
+        (Some(g), None) => create_missing(gateway, link, fields_of(g, mappings), trigger).await,
+        (None, Some(r)) => create_missing(gateway, link, fields_of_row(r, mappings), trigger).await,
         (None, None) => Ok(Applied::NothingToDo),
         (Some(g), Some(r)) => {
             // A Baserow row last written by the gateway itself holds a copy, not an edit: its
@@ -150,6 +153,32 @@ pub async fn reconcile(
                     set(&mut baserow_patch, field, gv);
                 } else {
                     set(&mut ghl_patch, field, bv);
+                }
+            }
+            // Mapped custom fields, compared as text, each by its own rule.
+            for m in mappings {
+                let gv = custom_fields::in_ghl(g, &m.ghl_field_id);
+                let bv = custom_fields::in_baserow(r, &m.baserow_field);
+                if gv == bv {
+                    continue;
+                }
+                let ghl_wins = match m.rule.unwrap_or(gateway.merge.default_rule()) {
+                    SourceRule::Ghl => true,
+                    SourceRule::Baserow => false,
+                    SourceRule::Latest => ghl_changed_last,
+                };
+                if ghl_wins != (from == Side::Ghl) {
+                    conflicts.push(json!({
+                        "field": format!("customFields.{}", m.name), "ghl": gv, "baserow": bv,
+                        "kept": if ghl_wins { "ghl" } else { "baserow" },
+                    }));
+                }
+                if ghl_wins {
+                    baserow_patch
+                        .custom_fields
+                        .push(CustomFieldValue::new(m, gv));
+                } else {
+                    ghl_patch.custom_fields.push(CustomFieldValue::new(m, bv));
                 }
             }
             if !conflicts.is_empty() {

@@ -66,8 +66,8 @@ pub enum PlannedAction {
     },
     Update {
         entity: Uuid,
-        ghl_fields: Vec<&'static str>,
-        baserow_fields: Vec<&'static str>,
+        ghl_fields: Vec<String>,
+        baserow_fields: Vec<String>,
     },
     Skip {
         reason: String,
@@ -196,18 +196,19 @@ pub async fn full_sync(
         });
         links.push(m.link.clone());
     }
+    let mappings = &gateway.config.mapping.contact_custom_fields;
     let mut jobs: Vec<(usize, Action)> = Vec::new();
     for (copy, link) in &matched.copies {
         let (fields, line) = match *copy {
             Copy::ToBaserow(i) => {
                 report.created_in_baserow += 1;
-                let fields = fields_of_ghl(&ghl[i]);
+                let fields = fields_of_ghl(&ghl[i], mappings);
                 let (ghl_id, label) = (ghl[i].id.clone(), label(&fields));
                 (fields, PlannedAction::CreateInBaserow { ghl_id, label })
             }
             Copy::ToGhl(i) => {
                 report.created_in_ghl += 1;
-                let fields = fields_of_row(&rows[i]);
+                let fields = fields_of_row(&rows[i], mappings);
                 let (row_id, label) = (rows[i].id, label(&fields));
                 (fields, PlannedAction::CreateInGhl { row_id, label })
             }

@@ -6,17 +6,21 @@ use std::collections::{HashMap, HashSet};
 
 use crate::{
     backends::{baserow::ContactRow, ghl},
-    config::SourceRule,
-    domain::merge::{ContactField, present},
+    config::{CustomFieldMapping, SourceRule},
+    domain::{
+        custom_fields,
+        merge::{ContactField, present},
+    },
     graphql::mutation::{is_email, is_phone},
-    journal::{ContactFields, ContactPatch},
+    journal::{ContactFields, ContactPatch, CustomFieldValue},
     state::Gateway,
     store::{EntityKind, Link},
 };
 
-pub(crate) fn fields_of_ghl(c: &ghl::Contact) -> ContactFields {
+pub(crate) fn fields_of_ghl(c: &ghl::Contact, mappings: &[CustomFieldMapping]) -> ContactFields {
     let mut fields = ContactFields {
         tags: c.tags.clone(),
+        custom_fields: custom_fields::values_in_ghl(c, mappings),
         ..ContactFields::default()
     };
     for f in ContactField::ALL {
@@ -25,8 +29,9 @@ pub(crate) fn fields_of_ghl(c: &ghl::Contact) -> ContactFields {
     fields
 }
 
-pub(crate) fn fields_of_row(r: &ContactRow) -> ContactFields {
+pub(crate) fn fields_of_row(r: &ContactRow, mappings: &[CustomFieldMapping]) -> ContactFields {
     let mut fields = ContactFields {
+        custom_fields: custom_fields::values_in_baserow(r, mappings),
         tags: (r.tags.as_deref().unwrap_or_default().split(','))
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
@@ -67,8 +72,8 @@ fn patch(patch: &mut ContactPatch, field: ContactField, value: String) {
 pub(crate) struct Resolution {
     pub ghl: ContactPatch,
     pub baserow: ContactPatch,
-    pub ghl_fields: Vec<&'static str>,
-    pub baserow_fields: Vec<&'static str>,
+    pub ghl_fields: Vec<String>,
+    pub baserow_fields: Vec<String>,
 }
 
 /// GHL derives `name` and takes no `companyName` on update: those are only written to Baserow.
@@ -106,13 +111,35 @@ pub(crate) fn resolve(
         match (ghl_wins, gv, bv) {
             (true, Some(v), _) => {
                 patch(&mut out.baserow, field, v);
-                out.baserow_fields.push(field.graphql_name());
+                out.baserow_fields.push(field.graphql_name().into());
             }
             (false, _, Some(v)) if writable_in_ghl(field) => {
                 patch(&mut out.ghl, field, v);
-                out.ghl_fields.push(field.graphql_name());
+                out.ghl_fields.push(field.graphql_name().into());
             }
             _ => {}
+        }
+    }
+    for m in &gateway.config.mapping.contact_custom_fields {
+        let gv = custom_fields::in_ghl(g, &m.ghl_field_id);
+        let bv = custom_fields::in_baserow(r, &m.baserow_field);
+        if gv == bv {
+            continue;
+        }
+        let ghl_wins = match prefer.or(m.rule).unwrap_or(gateway.merge.default_rule()) {
+            SourceRule::Ghl => true,
+            SourceRule::Baserow => false,
+            SourceRule::Latest => ghl_later,
+        };
+        // As above, a blank never wins.
+        let ghl_wins = (ghl_wins && gv.is_some()) || bv.is_none();
+        let name = format!("customFields.{}", m.name);
+        if ghl_wins {
+            out.baserow.custom_fields.push(CustomFieldValue::new(m, gv));
+            out.baserow_fields.push(name);
+        } else {
+            out.ghl.custom_fields.push(CustomFieldValue::new(m, bv));
+            out.ghl_fields.push(name);
         }
     }
     (out.ghl != ContactPatch::default() || out.baserow != ContactPatch::default()).then_some(out)

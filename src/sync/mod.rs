@@ -23,7 +23,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::backends::{baserow::BaserowError, ghl::GhlError};
+use crate::{
+    backends::{
+        baserow::BaserowError,
+        ghl::{CustomField, GhlError},
+    },
+    domain::custom_fields::as_text,
+};
 
 /// Why an event could not be applied (it is retried).
 #[derive(Debug, thiserror::Error)]
@@ -71,24 +77,32 @@ impl SyncStats {
 }
 
 /// The fingerprint of a GHL contact's synced fields, as both a write's answer and the webhook
-/// that echoes it carry them.
+/// that echoes it carry them. Custom fields count too: a later change of only a custom field
+/// must not pass for the echo of the gateway's write.
 pub fn ghl_fingerprint(
     first_name: Option<&str>,
     last_name: Option<&str>,
     email: Option<&str>,
     phone: Option<&str>,
     tags: &[String],
+    custom_fields: &[CustomField],
 ) -> String {
     let norm = |v: Option<&str>| v.unwrap_or_default().trim().to_lowercase();
     let mut tags: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).collect();
     tags.sort();
+    let mut custom: Vec<String> = custom_fields
+        .iter()
+        .filter_map(|f| as_text(&f.value).map(|v| format!("{}={v}", f.id)))
+        .collect();
+    custom.sort();
     let text = format!(
-        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
         norm(first_name),
         norm(last_name),
         norm(email),
         norm(phone),
-        tags.join(",")
+        tags.join(","),
+        custom.join("\u{1e}")
     );
     hex::encode(Sha256::digest(text.as_bytes()))
 }

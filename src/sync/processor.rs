@@ -119,12 +119,15 @@ async fn apply_ghl(
         "ContactCreate" | "ContactUpdate" | "ContactTagUpdate" | "ContactDndUpdate" => {
             let tags: Vec<String> =
                 serde_json::from_value(payload["tags"].clone()).unwrap_or_default();
+            let custom_fields: Vec<ghl::CustomField> =
+                serde_json::from_value(payload["customFields"].clone()).unwrap_or_default();
             let fingerprint = ghl_fingerprint(
                 payload["firstName"].as_str(),
                 payload["lastName"].as_str(),
                 payload["email"].as_str(),
                 payload["phone"].as_str(),
                 &tags,
+                &custom_fields,
             );
             // Only webhooks echo: a poll reads whatever is current and leaves the ledger alone.
             let echo = trigger == "webhook"

@@ -3,7 +3,8 @@
 //!
 //! - missing: a link names a record one system no longer has (or names no record there);
 //! - orphan: a record exists in one system with no link;
-//! - field: a linked pair disagrees on a field (contacts by [`ContactField::comparable`]);
+//! - field: a linked pair disagrees on a field (contacts by [`ContactField::comparable`], mapped
+//!   custom fields as text, named `customFields.<name>`);
 //! - duplicate: one record claimed by two gateway ids, two Baserow rows naming one GHL record
 //!   or one gateway id, or two GHL contacts sharing an email where duplicates are not allowed.
 //!
@@ -167,7 +168,10 @@ pub async fn verify_with(
         ghl: &contacts,
         rows: &rows,
     };
-    sides.check(&mut report, EntityKind::Contact, &links, compare_contacts);
+    let mappings = &gateway.config.mapping.contact_custom_fields;
+    sides.check(&mut report, EntityKind::Contact, &links, |g, r| {
+        compare_contacts(g, r, mappings)
+    });
     duplicates_within(&mut report, &contacts, &rows, options);
 
     let (businesses, business_rows, business_links) = tokio::try_join!(
@@ -304,6 +308,7 @@ pub(crate) fn to_contact(c: SearchContact) -> ghl::Contact {
         phone: c.phone,
         company_name: c.company_name,
         tags: c.tags,
+        custom_fields: c.custom_fields,
         business_id: c.business_id,
         source: c.source,
         date_added: c.date_added,

@@ -35,7 +35,12 @@ fn ghl_token(app: &TestApp) -> String {
 }
 
 /// A change made in GHL's own API, as a person in the GHL app would.
-async fn ghl_call(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> Value {
+pub(crate) async fn ghl_call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
     let response = app
         .http
         .request(method, format!("{}{path}", app.ghl.base_url()))
@@ -78,7 +83,7 @@ fn rows_with_email(app: &TestApp, email: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     // Generous: under a full parallel test run on 2 cores, sync takes seconds, not milliseconds.
     for _ in 0..250 {
         if check().await {
@@ -89,7 +94,7 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-async fn settled(app: &TestApp) {
+pub(crate) async fn settled(app: &TestApp) {
     eventually("the inbox to drain", async || {
         app.gateway.store.pending_event_count().await.unwrap() == 0
     })

@@ -11,7 +11,11 @@ use crate::{
         baserow::{BusinessRow, ContactRow, NoteRow, TaskRow},
         ghl,
     },
-    domain::merge::{ContactField, present},
+    config::CustomFieldMapping,
+    domain::{
+        custom_fields,
+        merge::{ContactField, present},
+    },
     store::{EntityKind, Link},
     sync::matching::email_key,
 };
@@ -189,7 +193,11 @@ fn differs(name: &str, ghl: Option<String>, baserow: Option<String>, out: &mut V
     }
 }
 
-pub fn compare_contacts(g: &ghl::Contact, r: &ContactRow) -> Vec<String> {
+pub fn compare_contacts(
+    g: &ghl::Contact,
+    r: &ContactRow,
+    mappings: &[CustomFieldMapping],
+) -> Vec<String> {
     let mut out = Vec::new();
     for f in ContactField::ALL {
         let norm = |v: Option<String>| v.map(|v| f.comparable(&v));
@@ -197,6 +205,14 @@ pub fn compare_contacts(g: &ghl::Contact, r: &ContactRow) -> Vec<String> {
             f.graphql_name(),
             norm(f.in_ghl(g)),
             norm(f.in_baserow(r)),
+            &mut out,
+        );
+    }
+    for m in mappings {
+        differs(
+            &format!("customFields.{}", m.name),
+            custom_fields::in_ghl(g, &m.ghl_field_id),
+            custom_fields::in_baserow(r, &m.baserow_field),
             &mut out,
         );
     }
