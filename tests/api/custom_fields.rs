@@ -306,7 +306,8 @@ async fn created_and_updated_custom_fields_land_in_both_systems() {
 
 #[tokio::test]
 async fn an_unknown_custom_field_is_refused_by_name_before_any_write() {
-    let app = app_with_custom_fields().await;
+    // No poller: every upstream call counted is the mutation's.
+    let app = app_with_custom_fields_and(|c| c.sync.poll_interval_secs = 0).await;
     let created = app
         .graphql(
             CREATE,
