@@ -107,7 +107,8 @@ pub fn emit(st: &SimState, event_type: &str, fields: Doc) {
         WebhookFate::Deliver => 1,
         WebhookFate::Duplicate => 2,
     };
-    st.webhooks.send(event_body(event_type, fields), copies, jitter);
+    st.webhooks
+        .send(event_body(event_type, fields), copies, jitter);
 }
 
 /// Serializes an event with `type` as the first key (serde_json's map would sort it away),
