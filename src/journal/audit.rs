@@ -66,15 +66,15 @@ fn written(action: &Action) -> Option<Value> {
     Some(value)
 }
 
-/// Records one entry per system this execution changed (or undid, for a compensation).
-pub async fn record(
-    gateway: &Gateway,
+/// One entry per system this execution changed (or undid, for a compensation), saved with the
+/// outcome.
+pub fn entries(
     op: &OperationRecord,
     action: &Action,
     sides: &Sides,
     was_pending: (bool, bool),
     before: (Option<Value>, Option<Value>),
-) {
+) -> Vec<AuditEntry> {
     let verb = if action.is_create() {
         "create"
     } else if action.is_delete() {
@@ -114,11 +114,5 @@ pub async fn record(
             after: written(side_action),
         });
     }
-    if entries.is_empty() {
-        return;
-    }
-    if let Err(e) = gateway.store.record_audit(&entries).await {
-        // The write itself is recorded in the operation; a lost audit line is logged loudly.
-        tracing::error!(operation = %op.id, error = %e, "could not record the audit trail");
-    }
+    entries
 }

@@ -265,7 +265,7 @@ pub async fn execute(
         round += 1;
     }
     settle(gateway, &mut op, &action, &mut link, stop).await;
-    audit::record(gateway, &op, &action, &sides, was_pending, before).await;
+    let audit = audit::entries(&op, &action, &sides, was_pending, before);
     // Only a create establishes a link; saving any other operation's copy of it would bring
     // back a link a delete that ran meanwhile removed.
     let keep_link = action.is_create() && (link.ghl_id.is_some() || link.baserow_row_id.is_some());
@@ -275,7 +275,7 @@ pub async fn execute(
     let deleted = action.is_delete() && op.status == OperationStatus::Succeeded;
     gateway
         .store
-        .save_operation(&op, (keep_link && !deleted).then_some(&link))
+        .save_outcome(&op, (keep_link && !deleted).then_some(&link), &audit)
         .await?;
     if deleted || op.status == OperationStatus::Compensated {
         gateway.store.remove_links(&[link.id]).await?;

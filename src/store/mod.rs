@@ -312,6 +312,19 @@ pub trait Store: Send + Sync + 'static {
         op: &OperationRecord,
         link: Option<&Link>,
     ) -> Result<(), StoreError>;
+    /// [`Store::save_operation`] with the audit entries of the same execution, in one
+    /// transaction where the store can (one commit fewer on every mutation's path).
+    async fn save_outcome(
+        &self,
+        op: &OperationRecord,
+        link: Option<&Link>,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        if !audit.is_empty() {
+            self.record_audit(audit).await?;
+        }
+        self.save_operation(op, link).await
+    }
     async fn operation(&self, id: Uuid) -> Result<Option<OperationRecord>, StoreError>;
     /// Operations in id (creation) order after `after`, optionally of one status.
     async fn list_operations(

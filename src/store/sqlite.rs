@@ -435,7 +435,17 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         link: Option<&Link>,
     ) -> Result<(), StoreError> {
+        self.save_outcome(op, link, &[]).await
+    }
+
+    async fn save_outcome(
+        &self,
+        op: &OperationRecord,
+        link: Option<&Link>,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        super::sqlite_sync::insert_audit(&mut tx, audit).await?;
         if let Some(link) = link {
             upsert_link(&mut tx, link).await?;
         }

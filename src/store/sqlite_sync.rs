@@ -51,24 +51,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
 impl SqliteStore {
     pub(super) async fn record_audit_impl(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        for e in entries {
-            sqlx::query(
-                "INSERT INTO audit (id, at, trigger, operation_id, entity_id, entity_kind, system,
-                     action, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(e.id.to_string())
-            .bind(e.at.to_rfc3339())
-            .bind(&e.trigger)
-            .bind(e.operation_id.map(|o| o.to_string()))
-            .bind(e.entity_id.map(|o| o.to_string()))
-            .bind(e.entity_kind.as_str())
-            .bind(&e.system)
-            .bind(&e.action)
-            .bind(e.before.as_ref().map(|v| v.to_string()))
-            .bind(e.after.as_ref().map(|v| v.to_string()))
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_audit(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -242,4 +225,30 @@ impl SqliteStore {
         .await?;
         Ok(())
     }
+}
+
+/// Inserts audit entries within the caller's transaction.
+pub(super) async fn insert_audit(
+    conn: &mut sqlx::SqliteConnection,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
+    for e in entries {
+        sqlx::query(
+            "INSERT INTO audit (id, at, trigger, operation_id, entity_id, entity_kind, system,
+                 action, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.id.to_string())
+        .bind(e.at.to_rfc3339())
+        .bind(&e.trigger)
+        .bind(e.operation_id.map(|o| o.to_string()))
+        .bind(e.entity_id.map(|o| o.to_string()))
+        .bind(e.entity_kind.as_str())
+        .bind(&e.system)
+        .bind(&e.action)
+        .bind(e.before.as_ref().map(|v| v.to_string()))
+        .bind(e.after.as_ref().map(|v| v.to_string()))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
