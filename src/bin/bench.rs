@@ -4,6 +4,11 @@
 
 use ghl_baserow_gateway::bench::{self, Figure};
 
+/// glibc's allocator spent about a third of the gateway's CPU time under read load
+/// (`perf` on benchmark R1); mimalloc serves the many small per-request allocations cheaper.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Scenario = (
     &'static str,
     fn() -> futures::future::BoxFuture<'static, anyhow::Result<Vec<Figure>>>,
