@@ -26,7 +26,7 @@ use crate::{
     domain::merge::present,
     journal::{self, Action, BusinessFields},
     state::Gateway,
-    store::{AuditEntry, EntityKind, Link},
+    store::{EntityKind, Link},
 };
 
 fn store_err(e: impl std::fmt::Display) -> SyncError {
@@ -307,25 +307,7 @@ pub async fn baserow_business_deleted(
             Ok(Applied::Deleted)
         }
         DeletePolicy::Report => {
-            let entry = AuditEntry {
-                id: uuid::Uuid::now_v7(),
-                at: chrono::Utc::now(),
-                trigger: trigger.to_string(),
-                operation_id: None,
-                entity_id: Some(link.id),
-                entity_kind: EntityKind::Business,
-                system: "baserow".to_string(),
-                action: "delete-reported".into(),
-                before: Some(
-                    serde_json::json!({"ghlId": link.ghl_id, "baserowRowId": link.baserow_row_id}),
-                ),
-                after: None,
-            };
-            gateway
-                .store
-                .record_audit(&[entry])
-                .await
-                .map_err(store_err)?;
+            super::report_delete(gateway, &link, "baserow", trigger).await?;
             Ok(Applied::DeleteReported)
         }
     }

@@ -21,7 +21,7 @@ use crate::{
     domain::merge::present,
     journal::{self, Action, NoteFields, NotePatch, TaskFields, TaskPatch},
     state::Gateway,
-    store::{AuditEntry, EntityKind, Link},
+    store::{EntityKind, Link},
 };
 
 fn store_err(e: impl std::fmt::Display) -> SyncError {
@@ -410,28 +410,11 @@ pub async fn child_deleted(
     };
     match gateway.config.sync.delete_policy {
         DeletePolicy::Report => {
-            let entry = AuditEntry {
-                id: uuid::Uuid::now_v7(),
-                at: chrono::Utc::now(),
-                trigger: trigger.to_string(),
-                operation_id: None,
-                entity_id: Some(link.id),
-                entity_kind: kind,
-                system: match from {
-                    Side::Ghl => "ghl".into(),
-                    Side::Baserow => "baserow".into(),
-                },
-                action: "delete-reported".into(),
-                before: Some(
-                    serde_json::json!({"ghlId": link.ghl_id, "baserowRowId": link.baserow_row_id}),
-                ),
-                after: None,
+            let system = match from {
+                Side::Ghl => "ghl",
+                Side::Baserow => "baserow",
             };
-            gateway
-                .store
-                .record_audit(&[entry])
-                .await
-                .map_err(store_err)?;
+            super::report_delete(gateway, &link, system, trigger).await?;
             Ok(Applied::DeleteReported)
         }
         DeletePolicy::Mirror => {

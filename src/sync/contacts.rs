@@ -278,23 +278,7 @@ pub async fn deleted(
 ) -> Result<Applied, SyncError> {
     match gateway.config.sync.delete_policy {
         DeletePolicy::Report => {
-            let entry = AuditEntry {
-                id: Uuid::now_v7(),
-                at: chrono::Utc::now(),
-                trigger: trigger.to_string(),
-                operation_id: None,
-                entity_id: Some(link.id),
-                entity_kind: EntityKind::Contact,
-                system: from.name().to_string(),
-                action: "delete-reported".into(),
-                before: Some(json!({"ghlId": link.ghl_id, "baserowRowId": link.baserow_row_id})),
-                after: None,
-            };
-            gateway
-                .store
-                .record_audit(&[entry])
-                .await
-                .map_err(|e| SyncError::Store(e.to_string()))?;
+            super::report_delete(gateway, link, from.name(), trigger).await?;
             tracing::warn!(entity = %link.id, from = from.name(), "a contact was deleted in one system; kept in the other (sync.delete_policy = \"report\")");
             Ok(Applied::DeleteReported)
         }

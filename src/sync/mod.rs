@@ -106,3 +106,32 @@ pub fn ghl_fingerprint(
     );
     hex::encode(Sha256::digest(text.as_bytes()))
 }
+
+/// Records a deletion made directly in `system` that delete policy `report` keeps from the
+/// other system.
+pub(crate) async fn report_delete(
+    gateway: &crate::state::Gateway,
+    link: &crate::store::Link,
+    system: &str,
+    trigger: &str,
+) -> Result<(), SyncError> {
+    let entry = crate::store::AuditEntry {
+        id: uuid::Uuid::now_v7(),
+        at: chrono::Utc::now(),
+        trigger: trigger.to_string(),
+        operation_id: None,
+        entity_id: Some(link.id),
+        entity_kind: link.kind,
+        system: system.to_string(),
+        action: "delete-reported".into(),
+        before: Some(
+            serde_json::json!({"ghlId": link.ghl_id, "baserowRowId": link.baserow_row_id}),
+        ),
+        after: None,
+    };
+    gateway
+        .store
+        .record_audit(&[entry])
+        .await
+        .map_err(|e| SyncError::Store(e.to_string()))
+}
