@@ -135,7 +135,14 @@ async fn a_task_edited_in_ghl_reaches_baserow_through_the_task_sweep() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(app.ghl.webhooks_delivered(), delivered);
 
-    let calls = app.ghl.request_count();
+    let task_lists = |app: &TestApp| {
+        app.ghl
+            .requests_by_route()
+            .get("GET /contacts/{contactId}/tasks")
+            .copied()
+            .unwrap_or(0)
+    };
+    let calls = task_lists(&app);
     let queued = poller::sweep_ghl_tasks(&app.gateway, 100).await.unwrap();
     assert_eq!(queued, 1, "exactly the edited task");
     let links = app
@@ -146,7 +153,7 @@ async fn a_task_edited_in_ghl_reaches_baserow_through_the_task_sweep() {
         .unwrap();
     let with_ghl = links.iter().filter(|l| l.ghl_id.is_some()).count() as u64;
     assert_eq!(
-        app.ghl.request_count() - calls,
+        task_lists(&app) - calls,
         with_ghl,
         "one task list per linked contact"
     );
