@@ -311,6 +311,10 @@ pub struct ServerConfig {
     /// for the playground.
     #[serde(default)]
     pub introspection: bool,
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <metrics_token>` (HTTP 401
+    /// without it). Unset, the metrics are open to anyone who reaches the port.
+    #[serde(default, skip_serializing)]
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Default for ServerConfig {
@@ -322,6 +326,7 @@ impl Default for ServerConfig {
             max_batch_size: default_max_batch_size(),
             max_aliases: default_max_aliases(),
             introspection: false,
+            metrics_token: None,
         }
     }
 }

@@ -277,12 +277,13 @@ async fn matches(gateway: &Gateway, conditions: &Conditions) -> Result<Arc<Conta
     }
     gateway.caches.stats.record("contact_lists", 0, 1);
     let generation = lists.generation();
+    let epoch = gateway.caches.bus.epoch();
     let (ghl, baserow) = futures::try_join!(
         ghl_matches(gateway, conditions),
         baserow_matches(gateway, conditions),
     )
     .map_err(|e| errors::upstream(&e))?;
-    prime(gateway, &ghl, &baserow).await;
+    prime(gateway, &ghl, &baserow, epoch).await;
     let found = Arc::new(ContactMatches { ghl, baserow });
     lists.keep(key, found.clone(), generation).await;
     Ok(found)
@@ -380,22 +381,22 @@ async fn baserow_matches(
         .collect())
 }
 
-/// Fills the contact caches with the records just listed. A GHL listing comes from its search
-/// index, which can lag a write, so it never replaces a record the cache already holds.
-async fn prime(gateway: &Gateway, ghl: &[SearchContact], baserow: &[ContactRow]) {
+/// Fills the contact caches with the records just listed (unless a write landed while they
+/// were listed: `epoch`). A GHL listing comes from its search index, which can lag a write, so
+/// it never replaces a record the cache already holds.
+async fn prime(gateway: &Gateway, ghl: &[SearchContact], baserow: &[ContactRow], epoch: u64) {
     let caches = &gateway.caches;
     for contact in ghl {
         let record: ghl::Contact = contact.clone().into();
         caches
             .ghl_contacts
-            .entry(GhlContactKey(contact.id.clone()))
-            .or_insert(Some(record))
+            .fill_vacant(GhlContactKey(contact.id.clone()), Some(record), epoch)
             .await;
     }
     for row in baserow {
         caches
             .baserow_contacts
-            .insert(BaserowContactKey(row.id), Some(row.clone()))
+            .fill(BaserowContactKey(row.id), Some(row.clone()), epoch)
             .await;
     }
 }

@@ -30,8 +30,11 @@ use crate::{
         ghl::{self, GhlClient, GhlError},
     },
     config::{CacheConfig, CachedType},
-    graphql::subscription::EntityChange,
-    store::{EntityKind, Link, Store, StoreError},
+    graphql::{
+        cache_bus::{CacheBus, Named, Stale, Tier},
+        subscription::EntityChange,
+    },
+    store::{EntityKind, Link, Replicas, Store, StoreError},
 };
 
 /// A failed upstream load, cheap to clone to every waiter of a batch.
@@ -65,18 +68,66 @@ pub struct BaserowNotesKey(pub i64);
 /// The cross-request caches, one per record type.
 #[derive(Clone)]
 pub struct Caches {
-    pub ghl_contacts: Cache<GhlContactKey, Option<ghl::Contact>>,
-    pub ghl_tasks: Cache<GhlTasksKey, Arc<Vec<ghl::Task>>>,
-    pub ghl_notes: Cache<GhlNotesKey, Arc<Vec<ghl::Note>>>,
-    pub baserow_contacts: Cache<BaserowContactKey, Option<ContactRow>>,
-    pub baserow_tasks: Cache<BaserowTasksKey, Arc<Vec<TaskRow>>>,
-    pub baserow_notes: Cache<BaserowNotesKey, Arc<Vec<NoteRow>>>,
-    pub ghl_businesses: Cache<GhlBusinessKey, Option<ghl::Business>>,
-    pub baserow_businesses: Cache<BaserowBusinessKey, Option<BusinessRow>>,
+    pub ghl_contacts: Tier<GhlContactKey, Option<ghl::Contact>>,
+    pub ghl_tasks: Tier<GhlTasksKey, Arc<Vec<ghl::Task>>>,
+    pub ghl_notes: Tier<GhlNotesKey, Arc<Vec<ghl::Note>>>,
+    pub baserow_contacts: Tier<BaserowContactKey, Option<ContactRow>>,
+    pub baserow_tasks: Tier<BaserowTasksKey, Arc<Vec<TaskRow>>>,
+    pub baserow_notes: Tier<BaserowNotesKey, Arc<Vec<NoteRow>>>,
+    pub ghl_businesses: Tier<GhlBusinessKey, Option<ghl::Business>>,
+    pub baserow_businesses: Tier<BaserowBusinessKey, Option<BusinessRow>>,
     pub contact_lists: ContactLists,
-    pub ghl_appointments: Cache<GhlAppointmentsKey, Arc<Vec<ghl::Appointment>>>,
+    pub ghl_appointments: Tier<GhlAppointmentsKey, Arc<Vec<ghl::Appointment>>>,
     /// Hits and misses per cache, for the metrics.
     pub stats: CacheStats,
+    /// Tells other replicas what this one changed, and hears what they changed.
+    pub bus: CacheBus,
+}
+
+impl Named for GhlContactKey {
+    fn stale(&self) -> Stale {
+        Stale::GhlContact(self.0.clone())
+    }
+}
+impl Named for GhlTasksKey {
+    fn stale(&self) -> Stale {
+        Stale::GhlTasks(self.0.clone())
+    }
+}
+impl Named for GhlNotesKey {
+    fn stale(&self) -> Stale {
+        Stale::GhlNotes(self.0.clone())
+    }
+}
+impl Named for GhlBusinessKey {
+    fn stale(&self) -> Stale {
+        Stale::GhlBusiness(self.0.clone())
+    }
+}
+impl Named for GhlAppointmentsKey {
+    fn stale(&self) -> Stale {
+        Stale::GhlAppointments(self.0.clone())
+    }
+}
+impl Named for BaserowContactKey {
+    fn stale(&self) -> Stale {
+        Stale::BaserowContact(self.0)
+    }
+}
+impl Named for BaserowTasksKey {
+    fn stale(&self) -> Stale {
+        Stale::BaserowTasks(self.0)
+    }
+}
+impl Named for BaserowNotesKey {
+    fn stale(&self) -> Stale {
+        Stale::BaserowNotes(self.0)
+    }
+}
+impl Named for BaserowBusinessKey {
+    fn stale(&self) -> Stale {
+        Stale::BaserowBusiness(self.0)
+    }
 }
 
 /// Keys served from a cache (hits) and loaded upstream (misses), per cache name.
@@ -117,6 +168,55 @@ impl Caches {
         (&self.stats, name)
     }
 
+    /// Drops the entries another replica changed (`None`: messages may have been lost, so all).
+    async fn forget(&self, stale: Option<Vec<Stale>>) {
+        let Some(stale) = stale else {
+            self.invalidate_all();
+            return;
+        };
+        if stale.iter().any(Stale::touches_listings) {
+            self.contact_lists.forget();
+        }
+        for entry in stale {
+            match entry {
+                Stale::GhlContact(id) => self.ghl_contacts.forget(&GhlContactKey(id)).await,
+                Stale::GhlTasks(id) => self.ghl_tasks.forget(&GhlTasksKey(id)).await,
+                Stale::GhlNotes(id) => self.ghl_notes.forget(&GhlNotesKey(id)).await,
+                Stale::GhlBusiness(id) => self.ghl_businesses.forget(&GhlBusinessKey(id)).await,
+                Stale::GhlAppointments(id) => {
+                    self.ghl_appointments.forget(&GhlAppointmentsKey(id)).await
+                }
+                Stale::BaserowContact(row) => {
+                    self.baserow_contacts.forget(&BaserowContactKey(row)).await
+                }
+                Stale::BaserowTasks(row) => self.baserow_tasks.forget(&BaserowTasksKey(row)).await,
+                Stale::BaserowNotes(row) => self.baserow_notes.forget(&BaserowNotesKey(row)).await,
+                Stale::BaserowBusiness(row) => {
+                    self.baserow_businesses
+                        .forget(&BaserowBusinessKey(row))
+                        .await
+                }
+            }
+        }
+    }
+
+    /// Keeps these caches fresh across the replicas sharing `replicas`: changes here are sent
+    /// to them, changes there dropped here.
+    pub async fn connect_replicas(&self, replicas: Arc<dyn Replicas>) -> Result<(), StoreError> {
+        let caches = self.clone();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<Vec<Stale>>>();
+        tokio::spawn(async move {
+            while let Some(stale) = rx.recv().await {
+                caches.forget(stale).await;
+            }
+        });
+        self.bus
+            .connect(replicas, move |stale| {
+                let _ = tx.send(stale);
+            })
+            .await
+    }
+
     /// One cache per record type and system, each bounded by its type's `[cache]` settings.
     pub fn new(config: &CacheConfig) -> Self {
         fn cache<K, V>(config: &CacheConfig, cached: CachedType) -> Cache<K, V>
@@ -130,18 +230,20 @@ impl Caches {
                 .time_to_live(bounds.ttl())
                 .build()
         }
+        let bus = CacheBus::default();
         Self {
-            ghl_contacts: cache(config, CachedType::Contacts),
-            ghl_tasks: cache(config, CachedType::Tasks),
-            ghl_notes: cache(config, CachedType::Notes),
-            baserow_contacts: cache(config, CachedType::Contacts),
-            baserow_tasks: cache(config, CachedType::Tasks),
-            baserow_notes: cache(config, CachedType::Notes),
-            ghl_businesses: cache(config, CachedType::Businesses),
-            baserow_businesses: cache(config, CachedType::Businesses),
+            ghl_contacts: Tier::new(cache(config, CachedType::Contacts), bus.clone()),
+            ghl_tasks: Tier::new(cache(config, CachedType::Tasks), bus.clone()),
+            ghl_notes: Tier::new(cache(config, CachedType::Notes), bus.clone()),
+            baserow_contacts: Tier::new(cache(config, CachedType::Contacts), bus.clone()),
+            baserow_tasks: Tier::new(cache(config, CachedType::Tasks), bus.clone()),
+            baserow_notes: Tier::new(cache(config, CachedType::Notes), bus.clone()),
+            ghl_businesses: Tier::new(cache(config, CachedType::Businesses), bus.clone()),
+            baserow_businesses: Tier::new(cache(config, CachedType::Businesses), bus.clone()),
             contact_lists: ContactLists::new(cache(config, CachedType::Contacts)),
-            ghl_appointments: cache(config, CachedType::Appointments),
+            ghl_appointments: Tier::new(cache(config, CachedType::Appointments), bus.clone()),
             stats: CacheStats::default(),
+            bus,
         }
     }
 }
@@ -156,16 +258,18 @@ pub struct UpstreamLoader {
 /// Serves cached keys, loads the rest with `fetch`, and caches what it loaded.
 async fn cached<K, V, F, Fut>(
     (stats, name): (&CacheStats, &'static str),
-    cache: &Cache<K, V>,
+    cache: &Tier<K, V>,
     keys: &[K],
     fetch: F,
 ) -> Result<HashMap<K, V>, LoadError>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Named + Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     F: FnOnce(Vec<K>) -> Fut,
     Fut: Future<Output = Result<HashMap<K, V>, LoadError>>,
 {
+    // Read before anything is loaded: a write landing during the load moves it.
+    let epoch = cache.bus_epoch();
     let mut found = HashMap::with_capacity(keys.len());
     let mut missing = Vec::new();
     for key in keys {
@@ -179,7 +283,7 @@ where
     stats.record(name, found.len() as u64, missing.len() as u64);
     if !missing.is_empty() {
         for (key, value) in fetch(missing).await? {
-            cache.insert(key.clone(), value.clone()).await;
+            cache.fill(key.clone(), value.clone(), epoch).await;
             found.insert(key, value);
         }
     }

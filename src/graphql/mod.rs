@@ -4,6 +4,7 @@ pub mod appointment;
 pub mod audit;
 pub mod business;
 mod business_mutation;
+pub mod cache_bus;
 mod child_mutation;
 pub mod children;
 pub mod contact;

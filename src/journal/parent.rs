@@ -4,11 +4,11 @@
 
 use std::{collections::HashSet, hash::Hash, sync::Arc};
 
-use moka::future::Cache;
 use uuid::Uuid;
 
 use super::outcome::StepError;
 use crate::{
+    graphql::cache_bus::{Named, Tier},
     state::Gateway,
     store::{EntityKind, Link, StoreError},
 };
@@ -145,34 +145,42 @@ pub fn same_instant(a: Option<&str>, b: &str) -> bool {
 }
 
 /// Replaces (or adds) one record in a cached list, when that list is cached: the next read then
-/// sees the write without asking upstream. An uncached list is left to be loaded fresh.
+/// sees the write without asking upstream. An uncached list is left to be loaded fresh. Either
+/// way other replicas drop their copy.
 pub async fn upsert_cached<K, V>(
-    cache: &Cache<K, Arc<Vec<V>>>,
+    cache: &Tier<K, Arc<Vec<V>>>,
     key: K,
     item: V,
     same: impl Fn(&V) -> bool,
 ) where
-    K: Hash + Eq + Send + Sync + 'static,
+    K: Named + Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    if let Some(list) = cache.get(&key).await {
-        let mut list: Vec<V> = list.as_ref().clone();
-        match list.iter_mut().find(|v| same(v)) {
-            Some(slot) => *slot = item,
-            None => list.push(item),
+    match cache.get(&key).await {
+        Some(list) => {
+            let mut list: Vec<V> = list.as_ref().clone();
+            match list.iter_mut().find(|v| same(v)) {
+                Some(slot) => *slot = item,
+                None => list.push(item),
+            }
+            cache.insert(key, Arc::new(list)).await;
         }
-        cache.insert(key, Arc::new(list)).await;
+        // Nothing here to update; other replicas may hold the list.
+        None => cache.invalidate(&key).await,
     }
 }
 
-/// Drops one record from a cached list, when that list is cached.
-pub async fn remove_cached<K, V>(cache: &Cache<K, Arc<Vec<V>>>, key: K, same: impl Fn(&V) -> bool)
+/// Drops one record from a cached list, when that list is cached (other replicas drop the list).
+pub async fn remove_cached<K, V>(cache: &Tier<K, Arc<Vec<V>>>, key: K, same: impl Fn(&V) -> bool)
 where
-    K: Hash + Eq + Send + Sync + 'static,
+    K: Named + Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    if let Some(list) = cache.get(&key).await {
-        let list: Vec<V> = list.iter().filter(|v| !same(v)).cloned().collect();
-        cache.insert(key, Arc::new(list)).await;
+    match cache.get(&key).await {
+        Some(list) => {
+            let list: Vec<V> = list.iter().filter(|v| !same(v)).cloned().collect();
+            cache.insert(key, Arc::new(list)).await;
+        }
+        None => cache.invalidate(&key).await,
     }
 }

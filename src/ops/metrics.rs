@@ -14,7 +14,7 @@ use std::{
 
 use axum::{
     extract::State,
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
@@ -22,6 +22,8 @@ use prometheus::{
     Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
     core::Collector,
 };
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 
 use crate::{app::AppState, state::Gateway, store::OperationStatus, sync::SyncStats};
 
@@ -361,7 +363,24 @@ fn registered<C: Collector + Clone + 'static>(
     Ok(collector)
 }
 
-pub async fn handler(State(state): State<AppState>) -> Response {
+pub async fn handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.gateway.config.server.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Digests compared, so the time taken says nothing about how much of the token matched.
+        let digest = |t: &str| Sha256::digest(t.as_bytes());
+        if digest(given) != digest(expected.expose_secret()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "the metrics need the bearer token set in server.metrics_token",
+            )
+                .into_response();
+        }
+    }
     match state.ops.metrics.render(&state.gateway).await {
         Ok(text) => (
             [(

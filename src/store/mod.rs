@@ -410,6 +410,51 @@ pub trait Store: Send + Sync + 'static {
     /// `pending_entities` calls) served so far: tests and benchmarks check with it that a
     /// nested read costs a bounded number of store round trips.
     fn lookups(&self) -> u64;
+
+    /// How replicas sharing this store reach each other; `None` for a store only one process
+    /// opens (SQLite), where there is no one else to tell.
+    fn replicas(&self) -> Option<Arc<dyn Replicas>> {
+        None
+    }
+}
+
+/// What replicas sharing one store coordinate through it.
+#[async_trait]
+pub trait Replicas: Send + Sync + 'static {
+    /// Sends `payload` to every replica listening on `channel`, this one included.
+    async fn send(&self, channel: &str, payload: &str) -> Result<(), StoreError>;
+
+    /// Listens on `channel`. Each message arrives as `Some(payload)`; `None` says the connection
+    /// was lost and re-established, so messages sent meanwhile may have been missed.
+    async fn listen(
+        &self,
+        channel: &str,
+    ) -> Result<tokio::sync::mpsc::Receiver<Option<String>>, StoreError>;
+
+    /// Spends one request of a rate budget every replica shares: at most `max` requests of
+    /// `budget` in any `window`, each counted from its grant until one window after its answer
+    /// (see [`Replicas::answered`]). `learned`: the limits come from the API's answers and are
+    /// kept for the replicas that have not learned them yet, whose own are then replaced by them.
+    async fn admit(
+        &self,
+        budget: &str,
+        max: u32,
+        window: std::time::Duration,
+        learned: bool,
+    ) -> Result<Admission, StoreError>;
+
+    /// The request of `grant` was answered: the API counted it by now at the latest, so it ages
+    /// out of the window from now.
+    async fn answered(&self, grant: i64) -> Result<(), StoreError>;
+}
+
+/// The answer of [`Replicas::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The request may leave now; report its answer with this grant.
+    Granted(i64),
+    /// The window is full: ask again after this long.
+    Wait(std::time::Duration),
 }
 
 /// Counts a store's look-ups (see [`Store::lookups`]).

@@ -320,6 +320,7 @@ pub async fn sweep_ghl_tasks(gateway: &Gateway, contacts: usize) -> Result<usize
         let Some(ghl_id) = link.ghl_id.as_deref() else {
             continue;
         };
+        let epoch = gateway.caches.ghl_tasks.bus_epoch();
         let tasks = gateway.ghl.list_tasks(ghl_id).await?;
         let seen_key = format!("poll.ghl.tasks.{ghl_id}");
         let previous: Option<HashMap<String, String>> = gateway
@@ -346,12 +347,15 @@ pub async fn sweep_ghl_tasks(gateway: &Gateway, contacts: usize) -> Result<usize
                 queued += usize::from(enqueue(gateway, "poll-ghl", &key, &event).await?);
             }
         }
-        // What was read is the freshest there is: reads after it must not be older.
-        gateway
-            .caches
-            .ghl_tasks
-            .insert(GhlTasksKey(ghl_id.to_string()), Arc::new(tasks))
-            .await;
+        // What was read is the freshest there is: reads after it must not be older. Other
+        // replicas are told only when it changed.
+        let cache = &gateway.caches.ghl_tasks;
+        let key = GhlTasksKey(ghl_id.to_string());
+        if previous.as_ref() == Some(&now) {
+            cache.fill(key, Arc::new(tasks), epoch).await;
+        } else {
+            cache.insert(key, Arc::new(tasks)).await;
+        }
         let seen = serde_json::to_string(&now).unwrap_or_default();
         gateway
             .store

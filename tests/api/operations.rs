@@ -131,6 +131,30 @@ async fn metrics_expose_the_named_series_after_a_query() {
 }
 
 #[tokio::test]
+async fn metrics_ask_for_the_configured_bearer_token() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.server.metrics_token = Some("scrape-token-of-this-test".to_string().into());
+    })
+    .await;
+    let scrape = |token: Option<&'static str>| {
+        let mut request = app.http.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.expect("request") }
+    };
+    for token in [None, Some("wrong"), Some("scrape-token-of-this-tes")] {
+        let response = scrape(token).await;
+        assert_eq!(response.status(), 401, "{token:?}");
+        let text = response.text().await.unwrap();
+        assert!(!text.contains("gateway_"), "metrics leaked to {token:?}");
+    }
+    let response = scrape(Some("scrape-token-of-this-test")).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("gateway_store_up"));
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_and_a_given_one_is_echoed() {
     let app = spawn_app().await;
     let response = app

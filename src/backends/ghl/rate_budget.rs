@@ -10,8 +10,8 @@
 //! Every concurrent call of the location must share one budget (`Arc`), or the callers would each
 //! spend the full allowance.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
@@ -19,6 +19,7 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use super::GhlError;
+use crate::store::{Admission, Replicas};
 
 /// Before the first response: GHL's documented burst limit.
 const DEFAULT_MAX: u32 = 100;
@@ -92,11 +93,27 @@ impl State {
 }
 
 /// A shared per-location request budget. Cheap to consult; hold it in an `Arc`.
-#[derive(Debug)]
 pub struct RateBudget {
     state: Mutex<State>,
     waits: AtomicU64,
     rate_limited: AtomicU64,
+    /// Set when several replicas send for the location: each send also spends from the budget
+    /// they share through the store.
+    replicas: OnceLock<SharedBudget>,
+}
+
+struct SharedBudget {
+    replicas: Arc<dyn Replicas>,
+    name: String,
+}
+
+impl std::fmt::Debug for RateBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateBudget")
+            .field("state", &self.state)
+            .field("shared", &self.replicas.get().map(|s| &s.name))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for RateBudget {
@@ -112,6 +129,8 @@ pub struct Slot<'a> {
     budget: &'a RateBudget,
     id: u64,
     probe: bool,
+    /// The replicas' grant, when the budget is shared.
+    grant: Option<i64>,
 }
 
 impl Slot<'_> {
@@ -131,6 +150,19 @@ impl Drop for Slot<'_> {
         }
         if self.probe {
             s.probe_in_flight = false;
+        }
+        drop(s);
+        if let (Some(grant), Some(shared), Ok(runtime)) = (
+            self.grant,
+            self.budget.replicas.get(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            let replicas = shared.replicas.clone();
+            runtime.spawn(async move {
+                if let Err(error) = replicas.answered(grant).await {
+                    tracing::debug!(%error, "could not restamp a shared GHL rate grant");
+                }
+            });
         }
     }
 }
@@ -156,7 +188,19 @@ impl RateBudget {
             }),
             waits: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            replicas: OnceLock::new(),
         }
+    }
+
+    /// Shares the budget of `location` with every replica of `replicas`: from now on a request
+    /// leaves only when both this process's pacing and the replicas' common count allow it.
+    /// GHL's limit holds per location, not per process, so without this N replicas could each
+    /// spend the whole allowance.
+    pub fn share(&self, replicas: Arc<dyn Replicas>, location: &str) {
+        let _ = self.replicas.set(SharedBudget {
+            replicas,
+            name: format!("ghl:{location}"),
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -166,6 +210,46 @@ impl RateBudget {
     /// Waits until a request may leave, then spends one. Fails at once, without waiting, when the
     /// daily budget is known to be spent.
     pub async fn acquire(&self) -> Result<Slot<'_>, GhlError> {
+        let mut slot = self.acquire_here().await?;
+        if let Some(shared) = self.replicas.get() {
+            slot.grant = self.acquire_shared(shared).await;
+        }
+        Ok(slot)
+    }
+
+    /// Waits for the replicas' common budget (with the limits this process has learned).
+    /// If the store cannot be asked, the request leaves on this process's pacing alone: a
+    /// failing store must not stop reads, and GHL's own 429 still guards the limit.
+    async fn acquire_shared(&self, shared: &SharedBudget) -> Option<i64> {
+        let mut counted = false;
+        loop {
+            let (max, window, learned) = {
+                let s = self.lock();
+                (s.max, s.window(), s.learned)
+            };
+            match shared
+                .replicas
+                .admit(&shared.name, max, window, learned)
+                .await
+            {
+                Ok(Admission::Granted(grant)) => return Some(grant),
+                Ok(Admission::Wait(wait)) => {
+                    if !counted {
+                        self.waits.fetch_add(1, Ordering::Relaxed);
+                        counted = true;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the shared GHL rate budget could not be read; pacing this replica alone");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// This process's own pacing.
+    async fn acquire_here(&self) -> Result<Slot<'_>, GhlError> {
         let mut counted = false;
         loop {
             let wait = {
@@ -191,6 +275,7 @@ impl RateBudget {
                             budget: self,
                             id,
                             probe,
+                            grant: None,
                         });
                     }
                     None => s.next_free(now),
@@ -211,7 +296,9 @@ impl RateBudget {
         let interval = header_u64(headers, "x-ratelimit-interval-milliseconds");
         let daily = header_u64(headers, "x-ratelimit-daily-remaining");
         let mut s = self.lock();
-        s.learned = true;
+        // An answer without the headers (a 5xx from a proxy, say) teaches nothing: the next
+        // request probes again.
+        s.learned |= max.is_some() || interval.is_some();
         s.probe_in_flight = false;
         if let Some(max) = max.and_then(|m| u32::try_from(m).ok()).filter(|m| *m > 0) {
             s.max = max;

@@ -6,6 +6,7 @@
 
 mod links;
 mod operations;
+mod replicas;
 mod sync;
 
 use std::time::Duration;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
-    OperationStatus, Recorded, Store, StoreError,
+    OperationStatus, Recorded, Replicas, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -233,5 +234,11 @@ impl Store for PgStore {
 
     fn lookups(&self) -> u64 {
         self.lookups.get()
+    }
+
+    fn replicas(&self) -> Option<std::sync::Arc<dyn Replicas>> {
+        Some(std::sync::Arc::new(replicas::PgReplicas {
+            pool: self.pool.clone(),
+        }))
     }
 }
