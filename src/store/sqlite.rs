@@ -11,7 +11,7 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
+    AuditEntry, Echo, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
     OperationStatus, Outcome, Recorded, SideRecord, Store, StoreError,
 };
 
@@ -435,7 +435,7 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         link: Option<&Link>,
     ) -> Result<(), StoreError> {
-        self.save_outcome(op, link, &[]).await
+        self.save_outcome(op, link, &[], &[]).await
     }
 
     async fn save_outcome(
@@ -443,9 +443,19 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         link: Option<&Link>,
         audit: &[AuditEntry],
+        echoes: &[Echo],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         super::sqlite_sync::insert_audit(&mut tx, audit).await?;
+        for echo in echoes {
+            super::sqlite_sync::insert_echo(
+                &mut tx,
+                &echo.system,
+                &echo.record_id,
+                &echo.fingerprint,
+            )
+            .await?;
+        }
         if let Some(link) = link {
             upsert_link(&mut tx, link).await?;
         }

@@ -176,17 +176,8 @@ impl SqliteStore {
         record_id: &str,
         fingerprint: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO echo_ledger (system, record_id, fingerprint, written_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT DO UPDATE SET written_at = excluded.written_at",
-        )
-        .bind(system)
-        .bind(record_id)
-        .bind(fingerprint)
-        .bind(Utc::now().to_rfc3339())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        insert_echo(&mut conn, system, record_id, fingerprint).await
     }
 
     pub(super) async fn take_echo_impl(
@@ -250,5 +241,25 @@ pub(super) async fn insert_audit(
         .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// Notes a write in the echo ledger within the caller's transaction.
+pub(super) async fn insert_echo(
+    conn: &mut sqlx::SqliteConnection,
+    system: &str,
+    record_id: &str,
+    fingerprint: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO echo_ledger (system, record_id, fingerprint, written_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET written_at = excluded.written_at",
+    )
+    .bind(system)
+    .bind(record_id)
+    .bind(fingerprint)
+    .bind(Utc::now().to_rfc3339())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
