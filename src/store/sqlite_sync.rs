@@ -50,7 +50,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
 
 impl SqliteStore {
     pub(super) async fn record_audit_impl(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer().begin_with("BEGIN IMMEDIATE").await?;
         insert_audit(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(())
@@ -94,7 +94,7 @@ impl SqliteStore {
         .bind(event_key)
         .bind(payload.to_string())
         .bind(Utc::now().to_rfc3339())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -106,7 +106,7 @@ impl SqliteStore {
     ) -> Result<Vec<InboxEvent>, StoreError> {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer().begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
             "SELECT * FROM inbox WHERE status = 'PENDING' AND (lease_until IS NULL OR lease_until <= ?)
              ORDER BY id LIMIT ?",
@@ -158,7 +158,7 @@ impl SqliteStore {
         .bind(error)
         .bind(retry_at.to_rfc3339())
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -176,7 +176,7 @@ impl SqliteStore {
         record_id: &str,
         fingerprint: &str,
     ) -> Result<(), StoreError> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.writer().acquire().await?;
         insert_echo(&mut conn, system, record_id, fingerprint).await
     }
 
@@ -192,7 +192,7 @@ impl SqliteStore {
         .bind(system)
         .bind(record_id)
         .bind(fingerprint)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(result.rows_affected() > 0)
     }
@@ -212,7 +212,7 @@ impl SqliteStore {
         )
         .bind(key)
         .bind(value)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
