@@ -23,7 +23,7 @@ use crate::{
         GhlTasksKey,
     },
     state::Gateway,
-    store::{EntityKind, Link, OperationRecord},
+    store::{Echo, EntityKind, Link, OperationRecord},
 };
 
 pub async fn ghl_step(
@@ -43,13 +43,14 @@ pub async fn ghl_step(
         return Ok(SideDone::skipped("already current"));
     }
     let ghl = &gateway.ghl;
+    let mut echoes = Vec::new();
     match action {
         // Creates are handled above; other entities' actions are routed elsewhere (steps.rs).
         Action::CreateContact { .. } => {}
         Action::UpdateContact { patch } => {
             let update = requests::ghl_update(patch);
             let contact = ghl.update_contact(&id, &update).await?;
-            prime_ghl(gateway, &contact).await;
+            echoes.push(prime_ghl(gateway, &contact).await);
         }
         Action::DeleteContact => match ghl.delete_contact(&id).await {
             Ok(()) | Err(GhlError::NotFound) => {}
@@ -57,11 +58,11 @@ pub async fn ghl_step(
         },
         Action::AddContactTags { tags } => {
             let now = ghl.add_tags(&id, tags).await?;
-            note_tags_echo(gateway, &id, &now).await;
+            echoes.extend(tags_echo(gateway, &id, &now).await);
         }
         Action::RemoveContactTags { tags } => {
             let now = ghl.remove_tags(&id, tags).await?;
-            note_tags_echo(gateway, &id, &now).await;
+            echoes.extend(tags_echo(gateway, &id, &now).await);
         }
         Action::SyncContact { ghl: patch, .. } => {
             if *patch == ContactPatch::default() {
@@ -70,7 +71,7 @@ pub async fn ghl_step(
             let contact = ghl
                 .update_contact(&id, &requests::ghl_update(patch))
                 .await?;
-            prime_ghl(gateway, &contact).await;
+            echoes.push(prime_ghl(gateway, &contact).await);
         }
         Action::SetContactBusiness { business } => {
             let business_ghl = match business {
@@ -95,7 +96,7 @@ pub async fn ghl_step(
         .ghl_contacts
         .invalidate(&GhlContactKey(id))
         .await;
-    Ok(SideDone::done())
+    Ok(SideDone::done().noting(echoes))
 }
 
 async fn create_in_ghl(
@@ -116,9 +117,9 @@ async fn create_in_ghl(
     let body = requests::ghl_new_contact(gateway.ghl.location_id(), contact, link);
     match gateway.ghl.create_contact(&body).await {
         Ok(created) => {
-            prime_ghl(gateway, &created).await;
+            let echo = prime_ghl(gateway, &created).await;
             prime_empty_children_ghl(gateway, &created.id).await;
-            Ok(created_ghl(created.id))
+            Ok(created_ghl(created.id).noting([echo]))
         }
         // Our own earlier attempt (a lost answer) makes the retry look like a duplicate.
         Err(GhlError::Duplicate { existing_id, .. }) if recovering => {
@@ -185,10 +186,11 @@ pub async fn baserow_step(
         return Ok(SideDone::skipped("already current"));
     }
     let baserow = &gateway.baserow;
+    let mut echoes = Vec::new();
     match action {
         // Creates are handled above; other entities' actions are routed elsewhere (steps.rs).
         Action::CreateContact { .. } => {}
-        Action::UpdateContact { patch } => update_row(gateway, row_id, patch).await?,
+        Action::UpdateContact { patch } => echoes.extend(update_row(gateway, row_id, patch).await?),
         Action::DeleteContact => {
             match baserow.delete_row(Table::Contacts, row_id, false).await {
                 Ok(()) | Err(crate::backends::baserow::BaserowError::NotFound { .. }) => {}
@@ -211,13 +213,13 @@ pub async fn baserow_step(
                     false,
                 )
                 .await?;
-            prime_baserow(gateway, row).await;
+            echoes.extend(prime_baserow(gateway, row).await);
         }
         Action::SyncContact { baserow: patch, .. } => {
             if *patch == ContactPatch::default() {
                 return Ok(SideDone::skipped("already current"));
             }
-            update_row(gateway, row_id, patch).await?;
+            echoes.extend(update_row(gateway, row_id, patch).await?);
         }
         Action::SetContactBusiness { business } => {
             let linked: Vec<i64> = match business {
@@ -229,7 +231,7 @@ pub async fn baserow_step(
             let row: ContactRow = baserow
                 .update_row(Table::Contacts, row_id, &json!({"business": linked}), false)
                 .await?;
-            prime_baserow(gateway, row).await;
+            echoes.extend(prime_baserow(gateway, row).await);
         }
         // Other entities' actions are routed to their own steps (steps.rs).
         other => {
@@ -239,7 +241,7 @@ pub async fn baserow_step(
             )));
         }
     }
-    Ok(SideDone::done())
+    Ok(SideDone::done().noting(echoes))
 }
 
 /// A tag change whose every tag a later operation already wrote on this side.
@@ -254,8 +256,13 @@ fn no_tags_left(action: &Action) -> bool {
 /// `name` as GHL has it, derived from both parts as the row holds them after the write: the
 /// patch's own full name was derived from a read that a concurrent update of the other part
 /// may have made stale. Operations on one contact execute one at a time (`turns.rs`), so the
-/// last write's repair sees the parts every earlier one left.
-async fn update_row(gateway: &Gateway, row_id: i64, patch: &ContactPatch) -> Result<(), StepError> {
+/// last write's repair sees the parts every earlier one left. Returns the echo note of the row
+/// as the writes left it.
+async fn update_row(
+    gateway: &Gateway,
+    row_id: i64,
+    patch: &ContactPatch,
+) -> Result<Option<Echo>, StepError> {
     let baserow = &gateway.baserow;
     let body = requests::baserow_patch(patch);
     let renames = patch.first_name.is_some() || patch.last_name.is_some();
@@ -276,8 +283,7 @@ async fn update_row(gateway: &Gateway, row_id: i64, patch: &ContactPatch) -> Res
                 .await?;
         }
     }
-    prime_baserow(gateway, row).await;
-    Ok(())
+    Ok(prime_baserow(gateway, row).await)
 }
 
 async fn create_in_baserow(
@@ -307,7 +313,7 @@ async fn create_in_baserow(
         .create_row(Table::Contacts, &body, false)
         .await?;
     let id = row.id;
-    prime_baserow(gateway, row).await;
+    let echo = prime_baserow(gateway, row).await;
     let caches = &gateway.caches;
     caches
         .baserow_tasks
@@ -317,7 +323,7 @@ async fn create_in_baserow(
         .baserow_notes
         .insert(BaserowNotesKey(id), Default::default())
         .await;
-    Ok(created_row(id))
+    Ok(created_row(id).noting(echo))
 }
 
 fn created_row(id: i64) -> SideDone {
@@ -381,15 +387,16 @@ pub async fn forget(gateway: &Gateway, link: &Link) {
     }
 }
 
-/// Notes a GHL write in the echo ledger (so the webhook GHL sends for it is recognised) and
-/// keeps the cache current.
-async fn prime_ghl(gateway: &Gateway, contact: &ghl::Contact) {
-    note_echo(gateway, contact, &contact.tags).await;
+/// Keeps the cache current after a GHL write and returns its note for the echo ledger (so the
+/// webhook GHL sends for it is recognised), which the executor saves with the outcome.
+async fn prime_ghl(gateway: &Gateway, contact: &ghl::Contact) -> Echo {
+    let echo = ghl_echo(contact, &contact.tags);
     gateway
         .caches
         .ghl_contacts
         .insert(GhlContactKey(contact.id.clone()), Some(contact.clone()))
         .await;
+    echo
 }
 
 async fn prime_empty_children_ghl(gateway: &Gateway, id: &str) {
@@ -404,25 +411,24 @@ async fn prime_empty_children_ghl(gateway: &Gateway, id: &str) {
         .await;
 }
 
-/// Notes the row state the gateway's own write produced: its `last_modified` is the time of a
-/// copy, not of an edit, and the `latest` merge rule must not take it for one.
-async fn prime_baserow(gateway: &Gateway, row: ContactRow) {
-    if let Some(modified) = &row.last_modified
-        && let Err(e) = gateway
-            .store
-            .record_echo("baserow", &row.id.to_string(), modified)
-            .await
-    {
-        tracing::warn!(error = %e, "could not note a Baserow write");
-    }
+/// Keeps the cache current after a Baserow write and returns the note of the row state it
+/// produced: its `last_modified` is the time of a copy, not of an edit, and the `latest` merge
+/// rule must not take it for one. The executor saves it with the outcome.
+async fn prime_baserow(gateway: &Gateway, row: ContactRow) -> Option<Echo> {
+    let echo = row.last_modified.as_ref().map(|modified| Echo {
+        system: "baserow".into(),
+        record_id: row.id.to_string(),
+        fingerprint: modified.clone(),
+    });
     gateway
         .caches
         .baserow_contacts
         .insert(BaserowContactKey(row.id), Some(row))
         .await;
+    echo
 }
 
-async fn note_echo(gateway: &Gateway, contact: &ghl::Contact, tags: &[String]) {
+fn ghl_echo(contact: &ghl::Contact, tags: &[String]) -> Echo {
     let fingerprint = crate::sync::ghl_fingerprint(
         contact.first_name.as_deref(),
         contact.last_name.as_deref(),
@@ -431,25 +437,22 @@ async fn note_echo(gateway: &Gateway, contact: &ghl::Contact, tags: &[String]) {
         tags,
         &contact.custom_fields,
     );
-    if let Err(e) = gateway
-        .store
-        .record_echo("ghl", &contact.id, &fingerprint)
-        .await
-    {
-        // Without the note the echo is still harmless: it finds both systems in agreement.
-        tracing::warn!(error = %e, "could not note a GHL write in the echo ledger");
+    Echo {
+        system: "ghl".into(),
+        record_id: contact.id.clone(),
+        fingerprint,
     }
 }
 
-/// A tag change: the rest of the contact as the cache knows it, with the new tags.
-async fn note_tags_echo(gateway: &Gateway, id: &str, tags: &[String]) {
+/// A tag change's echo note: the rest of the contact as the cache knows it, with the new tags.
+/// Without a cached contact there is no note; the echo is still harmless: it finds both
+/// systems in agreement.
+async fn tags_echo(gateway: &Gateway, id: &str, tags: &[String]) -> Option<Echo> {
     let cached = gateway
         .caches
         .ghl_contacts
         .get(&GhlContactKey(id.to_string()))
         .await
         .flatten();
-    if let Some(contact) = cached {
-        note_echo(gateway, &contact, tags).await;
-    }
+    cached.map(|contact| ghl_echo(&contact, tags))
 }

@@ -216,6 +216,7 @@ pub async fn execute(
         op.ghl.outcome == Outcome::Pending,
         op.baserow.outcome == Outcome::Pending,
     );
+    let mut echoes = Vec::new();
     let mut round = 0;
     loop {
         let recovering = recovering || round > 0;
@@ -244,6 +245,7 @@ pub async fn execute(
                 if let Some(id) = done.ghl_id {
                     link.ghl_id = Some(id);
                 }
+                echoes.extend(done.echoes);
             });
         }
         if let Some(result) = baserow {
@@ -251,6 +253,7 @@ pub async fn execute(
                 if let Some(id) = done.baserow_row_id {
                     link.baserow_row_id = Some(id);
                 }
+                echoes.extend(done.echoes);
             });
         }
         let pending = op.ghl.outcome == Outcome::Pending || op.baserow.outcome == Outcome::Pending;
@@ -273,9 +276,21 @@ pub async fn execute(
         take_over(gateway, &link).await?;
     }
     let deleted = action.is_delete() && op.status == OperationStatus::Succeeded;
+    // The echo notes of this execution's writes are saved with the outcome, not as each write
+    // answers: one commit instead of one per write. No echo slips through for it. Until this
+    // commit the operation is `PENDING` in the store (recorded so before the first write), and
+    // the sync defers every event on an entity with a pending operation, a create's included
+    // (its GHL contact carries the entity id as a marker); the commit that ends `PENDING` holds
+    // the notes, so an event deferred until then finds its note, and one that looked too early
+    // looks again once the pending check has passed (`sync::processor`).
     gateway
         .store
-        .save_outcome(&op, (keep_link && !deleted).then_some(&link), &audit)
+        .save_outcome(
+            &op,
+            (keep_link && !deleted).then_some(&link),
+            &audit,
+            &echoes,
+        )
         .await?;
     if deleted || op.status == OperationStatus::Compensated {
         gateway.store.remove_links(&[link.id]).await?;

@@ -1,6 +1,9 @@
 //! What one side's step of an operation came to.
 
-use crate::backends::{baserow::BaserowError, ghl::GhlError};
+use crate::{
+    backends::{baserow::BaserowError, ghl::GhlError},
+    store::Echo,
+};
 
 /// A side's step that did not complete.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -44,11 +47,19 @@ pub struct SideDone {
     pub ghl_id: Option<String>,
     /// The Baserow row id a create made or adopted.
     pub baserow_row_id: Option<i64>,
+    /// The writes the step made, for the echo ledger: saved with the outcome.
+    pub echoes: Vec<Echo>,
 }
 
 impl SideDone {
     pub fn done() -> Self {
         Self::default()
+    }
+
+    /// The step with the echo notes of the writes it made.
+    pub fn noting(mut self, echoes: impl IntoIterator<Item = Echo>) -> Self {
+        self.echoes.extend(echoes);
+        self
     }
 
     pub fn skipped(why: &str) -> Self {

@@ -239,6 +239,18 @@ pub struct AuditEntry {
     pub after: Option<serde_json::Value>,
 }
 
+/// A write the gateway made, noted in the echo ledger so that the event it causes in that
+/// system is recognised as the gateway's own (see [`Store::take_echo`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Echo {
+    /// `ghl` or `baserow`.
+    pub system: String,
+    pub record_id: String,
+    /// The record as the write left it: a GHL contact's fingerprint, a Baserow row's
+    /// `last_modified`.
+    pub fingerprint: String,
+}
+
 /// A webhook (or poll) event waiting in the inbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboxEvent {
@@ -312,14 +324,24 @@ pub trait Store: Send + Sync + 'static {
         op: &OperationRecord,
         link: Option<&Link>,
     ) -> Result<(), StoreError>;
-    /// [`Store::save_operation`] with the audit entries of the same execution, in one
-    /// transaction where the store can (one commit fewer on every mutation's path).
+    /// [`Store::save_operation`] with the audit entries and the echo notes of the same
+    /// execution, in one transaction where the store can (one commit on every mutation's path
+    /// instead of one per part).
+    ///
+    /// Each echo is noted no later than the operation's new status: the sync defers an event
+    /// on an entity whose operation is still `PENDING`, so it looks for the note only once the
+    /// note is there.
     async fn save_outcome(
         &self,
         op: &OperationRecord,
         link: Option<&Link>,
         audit: &[AuditEntry],
+        echoes: &[Echo],
     ) -> Result<(), StoreError> {
+        for echo in echoes {
+            self.record_echo(&echo.system, &echo.record_id, &echo.fingerprint)
+                .await?;
+        }
         if !audit.is_empty() {
             self.record_audit(audit).await?;
         }

@@ -11,7 +11,7 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
+    AuditEntry, Echo, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
     OperationStatus, Outcome, Recorded, SideRecord, Store, StoreError,
 };
 
@@ -19,7 +19,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// SQLite implementation of [`Store`].
 pub struct SqliteStore {
+    /// Reads, several at once: in WAL mode they go on while a write commits.
     pool: SqlitePool,
+    /// Every write, through one connection (see [`SqliteStore::writer`]).
+    writer: SqlitePool,
     lookups: LookupCounter,
 }
 
@@ -31,22 +34,40 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
         Ok(Self {
             pool,
+            writer,
             lookups: LookupCounter::default(),
         })
     }
 
-    /// Write transactions take the write lock at BEGIN (`BEGIN IMMEDIATE`): a deferred one that
-    /// reads first and writes later fails with "database is locked" when another writer got in
-    /// between, and busy_timeout cannot help it.
+    /// The connections for reads.
     pub(super) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The one connection every write of this process goes through. SQLite lets one writer in
+    /// at a time whatever the number of connections; with several, the ones kept out wait in
+    /// SQLite's busy handler, which polls with sleeps growing to 100 ms, so the lock can lie
+    /// free for milliseconds while writers wait and a commit's turn is a matter of luck. Queued
+    /// for one connection instead, writers take turns in order, each the moment the last
+    /// commit ends.
+    ///
+    /// Write transactions take the write lock at BEGIN (`BEGIN IMMEDIATE`): another process
+    /// on the same file (a CLI command) may still hold it, and a deferred transaction that
+    /// reads first and writes later fails with "database is locked" when another writer got in
+    /// between, which busy_timeout cannot help.
+    pub(super) fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 }
 
@@ -188,7 +209,7 @@ impl Store for SqliteStore {
 
     async fn ensure_links(&self, candidates: &[Link]) -> Result<Vec<Link>, StoreError> {
         self.lookups.count();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut out = Vec::with_capacity(candidates.len());
         for candidate in candidates {
             let link = match find_link(&mut tx, candidate).await? {
@@ -218,7 +239,7 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         key: Option<&IdempotencyKey>,
     ) -> Result<Recorded, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(key) = key {
             let seen = sqlx::query(
                 "SELECT request_hash, operation_id FROM idempotency_keys WHERE subject = ? AND key = ?",
@@ -316,7 +337,7 @@ impl Store for SqliteStore {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
         // SQLite serialises writers, so select-then-update inside one transaction is atomic.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
             "SELECT * FROM operations WHERE status = 'PENDING' AND next_attempt_at IS NOT NULL
                AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
@@ -417,7 +438,7 @@ impl Store for SqliteStore {
     async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError> {
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let ids = json_array(&ids);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))")
             .bind(&ids)
             .execute(&mut *tx)
@@ -435,7 +456,7 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         link: Option<&Link>,
     ) -> Result<(), StoreError> {
-        self.save_outcome(op, link, &[]).await
+        self.save_outcome(op, link, &[], &[]).await
     }
 
     async fn save_outcome(
@@ -443,9 +464,19 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         link: Option<&Link>,
         audit: &[AuditEntry],
+        echoes: &[Echo],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         super::sqlite_sync::insert_audit(&mut tx, audit).await?;
+        for echo in echoes {
+            super::sqlite_sync::insert_echo(
+                &mut tx,
+                &echo.system,
+                &echo.record_id,
+                &echo.fingerprint,
+            )
+            .await?;
+        }
         if let Some(link) = link {
             upsert_link(&mut tx, link).await?;
         }

@@ -50,7 +50,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
 
 impl SqliteStore {
     pub(super) async fn record_audit_impl(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer().begin_with("BEGIN IMMEDIATE").await?;
         insert_audit(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(())
@@ -94,7 +94,7 @@ impl SqliteStore {
         .bind(event_key)
         .bind(payload.to_string())
         .bind(Utc::now().to_rfc3339())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -106,7 +106,7 @@ impl SqliteStore {
     ) -> Result<Vec<InboxEvent>, StoreError> {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer().begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
             "SELECT * FROM inbox WHERE status = 'PENDING' AND (lease_until IS NULL OR lease_until <= ?)
              ORDER BY id LIMIT ?",
@@ -158,7 +158,7 @@ impl SqliteStore {
         .bind(error)
         .bind(retry_at.to_rfc3339())
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -176,17 +176,8 @@ impl SqliteStore {
         record_id: &str,
         fingerprint: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO echo_ledger (system, record_id, fingerprint, written_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT DO UPDATE SET written_at = excluded.written_at",
-        )
-        .bind(system)
-        .bind(record_id)
-        .bind(fingerprint)
-        .bind(Utc::now().to_rfc3339())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.writer().acquire().await?;
+        insert_echo(&mut conn, system, record_id, fingerprint).await
     }
 
     pub(super) async fn take_echo_impl(
@@ -201,7 +192,7 @@ impl SqliteStore {
         .bind(system)
         .bind(record_id)
         .bind(fingerprint)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(result.rows_affected() > 0)
     }
@@ -221,7 +212,7 @@ impl SqliteStore {
         )
         .bind(key)
         .bind(value)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -250,5 +241,25 @@ pub(super) async fn insert_audit(
         .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// Notes a write in the echo ledger within the caller's transaction.
+pub(super) async fn insert_echo(
+    conn: &mut sqlx::SqliteConnection,
+    system: &str,
+    record_id: &str,
+    fingerprint: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO echo_ledger (system, record_id, fingerprint, written_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET written_at = excluded.written_at",
+    )
+    .bind(system)
+    .bind(record_id)
+    .bind(fingerprint)
+    .bind(Utc::now().to_rfc3339())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

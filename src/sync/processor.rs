@@ -129,15 +129,7 @@ async fn apply_ghl(
                 &tags,
                 &custom_fields,
             );
-            // Only webhooks echo: a poll reads whatever is current and leaves the ledger alone.
-            let echo = trigger == "webhook"
-                && gateway
-                    .store
-                    .take_echo("ghl", id, &fingerprint)
-                    .await
-                    .map_err(|e| SyncError::Store(e.to_string()))?;
-            if echo {
-                SyncStats::bump(&gateway.sync_stats.echoes_dropped);
+            if own_echo(gateway, trigger, id, &fingerprint).await? {
                 return Ok(Some(Applied::NothingToDo));
             }
             let Some(current) = gateway.ghl.get_contact(id).await? else {
@@ -165,11 +157,20 @@ async fn apply_ghl(
                     .map_err(|e| SyncError::Store(e.to_string()))?;
                 if linked.iter().all(|l| l.ghl_id.as_deref() != Some(id)) {
                     busy_if_pending(gateway, entity).await?;
+                    // Its operation is no longer pending: an outcome saved since the link was
+                    // read holds the echo note, taken all the same (see below).
+                    own_echo(gateway, trigger, id, &fingerprint).await?;
                     return Ok(Some(Applied::NothingToDo));
                 }
             }
             let link = contacts::link_for_ghl(gateway, id).await?;
             busy_if_pending(gateway, link.id).await?;
+            // The journal notes its writes in the commit that ends their operation's `PENDING`,
+            // which may have come after the first look and before the pending check: the note
+            // is there now if it will ever be.
+            if own_echo(gateway, trigger, id, &fingerprint).await? {
+                return Ok(Some(Applied::NothingToDo));
+            }
             let row = current_row(gateway, link.baserow_row_id).await?;
             contacts::reconcile(
                 gateway,
@@ -293,6 +294,28 @@ async fn apply_baserow_businesses(
         _ => outcomes.push(None),
     }
     Ok(outcomes)
+}
+
+/// Whether a GHL event is the echo of the gateway's own write (the note is taken, and the echo
+/// counted). Only webhooks echo: a poll reads whatever is current and leaves the ledger alone.
+async fn own_echo(
+    gateway: &Gateway,
+    trigger: &str,
+    id: &str,
+    fingerprint: &str,
+) -> Result<bool, SyncError> {
+    if trigger != "webhook" {
+        return Ok(false);
+    }
+    let echo = gateway
+        .store
+        .take_echo("ghl", id, fingerprint)
+        .await
+        .map_err(|e| SyncError::Store(e.to_string()))?;
+    if echo {
+        SyncStats::bump(&gateway.sync_stats.echoes_dropped);
+    }
+    Ok(echo)
 }
 
 /// An entity with an operation still executing is left to the journal: the event is tried

@@ -1,7 +1,9 @@
 //! The journal: recording under idempotency keys, saving outcomes, listing.
 
+use chrono::Utc;
 use ghl_baserow_gateway::store::{
-    EntityKind, IdempotencyKey, OperationRecord, OperationStatus, Outcome, Recorded,
+    AuditEntry, Echo, EntityKind, IdempotencyKey, OperationRecord, OperationStatus, Outcome,
+    Recorded,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -181,6 +183,64 @@ async fn an_operation_and_its_link_are_saved_together() {
             .await
             .unwrap();
         assert_eq!(links, vec![contact]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_outcome_saves_the_audit_and_echo_notes_of_its_execution() {
+    each_store(|store| async move {
+        let mut op = OperationRecord::new("createContact", None, json!({"a": 1}));
+        store.insert_operation(&op).await.unwrap();
+        let contact = link(EntityKind::Contact, Some("g1"), Some(7));
+        op.entity_id = Some(contact.id);
+        op.status = OperationStatus::Succeeded;
+        op.ghl.outcome = Outcome::Succeeded;
+        op.baserow.outcome = Outcome::Succeeded;
+        op.next_attempt_at = None;
+        let entry = AuditEntry {
+            id: Uuid::now_v7(),
+            at: Utc::now(),
+            trigger: "mutation".into(),
+            operation_id: Some(op.id),
+            entity_id: Some(contact.id),
+            entity_kind: EntityKind::Contact,
+            system: "ghl".into(),
+            action: "create".into(),
+            before: None,
+            after: Some(json!({"email": "a@example.com"})),
+        };
+        let echoes = [
+            Echo {
+                system: "ghl".into(),
+                record_id: "g1".into(),
+                fingerprint: "f1".into(),
+            },
+            Echo {
+                system: "baserow".into(),
+                record_id: "7".into(),
+                fingerprint: "2026-11-27T10:00:00Z".into(),
+            },
+        ];
+        store
+            .save_outcome(&op, Some(&contact), std::slice::from_ref(&entry), &echoes)
+            .await
+            .unwrap();
+
+        let loaded = store.operation(op.id).await.unwrap().unwrap();
+        assert_eq!(loaded.status, OperationStatus::Succeeded);
+        let audit = store
+            .audit_log(Some(contact.id), None, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(audit.iter().map(|e| e.id).collect::<Vec<_>>(), [entry.id]);
+        assert!(store.take_echo("ghl", "g1", "f1").await.unwrap());
+        assert!(
+            store
+                .take_echo("baserow", "7", "2026-11-27T10:00:00Z")
+                .await
+                .unwrap()
+        );
     })
     .await;
 }
