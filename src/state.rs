@@ -47,13 +47,11 @@ impl Gateway {
         let calls = CallCounter::default();
         let ghl = GhlClient::new(&config.ghl, calls.clone())?;
         let baserow = BaserowClient::new(&config.baserow, calls.clone())?;
+        let caches = Caches::new(&config.cache);
         if let Some(replicas) = store.replicas() {
             // Several replicas may share this store: they share GHL's per-location budget and
             // tell each other what to drop from their caches.
             ghl.rate_budget().share(replicas.clone(), ghl.location_id());
-        }
-        let caches = Caches::new(&config.cache);
-        if let Some(replicas) = store.replicas() {
             caches
                 .connect_replicas(replicas)
                 .await
