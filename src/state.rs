@@ -10,7 +10,7 @@ use crate::{
     config::Config,
     domain::merge::MergePolicy,
     graphql::{
-        loaders::{Caches, StoreLoader, UpstreamLoader},
+        loaders::{Caches, Loaders, StoreLoader, UpstreamLoader},
         subscription::EntityChange,
     },
     store::{self, Store},
@@ -26,7 +26,8 @@ pub struct Gateway {
     pub calls: CallCounter,
     pub auth: TokenAuthority,
     pub caches: Caches,
-    pub loader: DataLoader<UpstreamLoader>,
+    /// Upstream reads: the caches first, then batches of what they miss.
+    pub loader: Loaders,
     /// Batches the store look-ups of a nested read (children's links, pending operations).
     pub store_loader: DataLoader<StoreLoader>,
     pub merge: MergePolicy,
@@ -57,14 +58,11 @@ impl Gateway {
                 .await
                 .map_err(|e| anyhow::anyhow!("store.url: listening for other replicas: {e}"))?;
         }
-        let loader = DataLoader::new(
-            UpstreamLoader {
-                ghl: ghl.clone(),
-                baserow: baserow.clone(),
-                caches: caches.clone(),
-            },
-            tokio::spawn,
-        );
+        let loader = Loaders::new(UpstreamLoader {
+            ghl: ghl.clone(),
+            baserow: baserow.clone(),
+            caches: caches.clone(),
+        });
         let store_loader = DataLoader::new(
             StoreLoader {
                 store: store.clone(),

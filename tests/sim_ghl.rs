@@ -334,6 +334,53 @@ async fn duplicate_email_or_phone_is_400_with_meta_contact_id() {
 }
 
 #[tokio::test]
+async fn a_changed_or_deleted_contact_frees_its_email_and_phone() {
+    let sim = sim().await;
+    let t = full_token(&sim);
+    let first = create_contact(
+        &sim,
+        json!({"firstName": "One", "email": "old@example.com", "phone": "+15550002222"}),
+    )
+    .await;
+    let path = format!("/contacts/{}", id(&first));
+    let change = json!({"email": "new@example.com", "phone": "+15550003333"});
+    let r = call(&sim, Method::PUT, &path, Some(&t), Some(change)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The old values are free; the new ones are taken, also against the contact's own update.
+    let second = json!({"locationId": sim.location_id(), "email": "old@example.com", "phone": "+15550002222"});
+    let r = call(&sim, Method::POST, "/contacts/", Some(&t), Some(second)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let again = json!({"firstName": "Same", "email": "new@example.com"});
+    let r = call(&sim, Method::PUT, &path, Some(&t), Some(again)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "its own email is no duplicate: {}",
+        r.body
+    );
+    let third = json!({"locationId": sim.location_id(), "phone": "+1 555 000 3333"});
+    let r = call(
+        &sim,
+        Method::POST,
+        "/contacts/",
+        Some(&t),
+        Some(third.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["meta"]["contactId"], first["id"]);
+    let r = call(&sim, Method::DELETE, &path, Some(&t), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = call(&sim, Method::POST, "/contacts/", Some(&t), Some(third)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "a deleted contact's phone is free: {}",
+        r.body
+    );
+}
+
+#[tokio::test]
 async fn duplicates_are_accepted_when_the_location_allows_them() {
     let sim = start(GhlSimConfig {
         allow_duplicates: true,

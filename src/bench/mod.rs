@@ -10,6 +10,25 @@ pub mod write_path;
 
 use std::fmt::Write as _;
 
+use futures::future::BoxFuture;
+
+/// A scenario's name and how to run it.
+pub type Scenario = (
+    &'static str,
+    fn() -> BoxFuture<'static, anyhow::Result<Vec<Figure>>>,
+);
+
+/// Every scenario, in the order a full run takes them. The futures are boxed here, in the
+/// library, so their code is built once with it rather than again in the `bench` binary.
+pub static SCENARIOS: &[Scenario] = &[
+    ("baserow", || Box::pin(baserow_batching::run())),
+    ("peer", || Box::pin(peer::run())),
+    ("pacing", || Box::pin(pacing::run())),
+    ("s1", || Box::pin(full_sync::run())),
+    ("r1", || Box::pin(read_graph::run())),
+    ("w1", || Box::pin(write_path::run())),
+];
+
 /// One measured figure, with the target it is held to.
 #[derive(Debug, Clone)]
 pub struct Figure {

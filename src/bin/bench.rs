@@ -2,36 +2,12 @@
 //! scenarios (all when none is named) and prints one Markdown table; with `--write` the table
 //! also goes to FILE (the report the README shows is `docs/benchmarks.md`).
 
-use ghl_baserow_gateway::bench::{self, Figure};
+use ghl_baserow_gateway::bench::{self, SCENARIOS};
 
 /// glibc's allocator spent about a third of the gateway's CPU time under read load
 /// (`perf` on benchmark R1); mimalloc serves the many small per-request allocations cheaper.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-type Scenario = (
-    &'static str,
-    fn() -> futures::future::BoxFuture<'static, anyhow::Result<Vec<Figure>>>,
-);
-
-const SCENARIOS: &[Scenario] = &[
-    ("baserow", || {
-        Box::pin(ghl_baserow_gateway::bench::baserow_batching::run())
-    }),
-    ("peer", || Box::pin(ghl_baserow_gateway::bench::peer::run())),
-    ("pacing", || {
-        Box::pin(ghl_baserow_gateway::bench::pacing::run())
-    }),
-    ("s1", || {
-        Box::pin(ghl_baserow_gateway::bench::full_sync::run())
-    }),
-    ("r1", || {
-        Box::pin(ghl_baserow_gateway::bench::read_graph::run())
-    }),
-    ("w1", || {
-        Box::pin(ghl_baserow_gateway::bench::write_path::run())
-    }),
-];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

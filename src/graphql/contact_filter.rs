@@ -248,13 +248,14 @@ pub async fn connection(
     after: Option<Uuid>,
 ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
     let found = matches(gateway, conditions).await?;
-    let mut links: Vec<Link> = link_all(gateway, &found.ghl, &found.baserow)
-        .await?
-        .into_iter()
-        .filter(|l| after.is_none_or(|a| l.id > a))
-        .collect();
-    let has_next = links.len() > first;
-    links.truncate(first);
+    let all = found
+        .links
+        .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow))
+        .await?;
+    let mut links = all.iter().filter(|l| after.is_none_or(|a| l.id > a));
+    let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
+    let has_next = links.next().is_some();
+    let links = page;
     let records = load_contacts(gateway, links).await?;
     let mut connection = Connection::new(after.is_some(), has_next);
     connection.edges.extend(
@@ -284,7 +285,11 @@ async fn matches(gateway: &Gateway, conditions: &Conditions) -> Result<Arc<Conta
     )
     .map_err(|e| errors::upstream(&e))?;
     prime(gateway, &ghl, &baserow, epoch).await;
-    let found = Arc::new(ContactMatches { ghl, baserow });
+    let found = Arc::new(ContactMatches {
+        ghl,
+        baserow,
+        links: Default::default(),
+    });
     lists.keep(key, found.clone(), generation).await;
     Ok(found)
 }

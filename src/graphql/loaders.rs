@@ -16,8 +16,8 @@ use std::{
     },
 };
 
-use async_graphql::dataloader::Loader;
-use futures::future::try_join_all;
+use async_graphql::dataloader::{DataLoader, Loader};
+use futures::future::{BoxFuture, try_join_all};
 use moka::future::Cache;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -545,6 +545,10 @@ pub struct ContactListKey(pub String);
 pub struct ContactMatches {
     pub ghl: Vec<ghl::search::SearchContact>,
     pub baserow: Vec<ContactRow>,
+    /// The links of every match in gateway-id order, looked up (or made) by the first page read
+    /// of this listing and kept with it: they change only with a contact change, which drops
+    /// the listing.
+    pub links: tokio::sync::OnceCell<Vec<Link>>,
 }
 
 /// Filtered contact listings, kept for the cache TTL and all dropped whenever the journal
@@ -697,5 +701,103 @@ impl Loader<PendingKey> for StoreLoader {
             .into_iter()
             .collect();
         Ok(keys.iter().map(|k| (*k, pending.contains(&k.0))).collect())
+    }
+}
+
+/// A key whose upstream values the caches hold: its cache, and the name its hits and misses
+/// are counted under.
+pub trait CachedKey: Named + Hash + Eq + Clone + Send + Sync + 'static {
+    type Value: Clone + Send + Sync + 'static;
+    const CACHE: &'static str;
+    fn tier(caches: &Caches) -> &Tier<Self, Self::Value>;
+}
+
+macro_rules! cached_key {
+    ($($key:ty => $value:ty, $field:ident;)*) => {$(
+        impl CachedKey for $key {
+            type Value = $value;
+            const CACHE: &'static str = stringify!($field);
+            fn tier(caches: &Caches) -> &Tier<Self, Self::Value> {
+                &caches.$field
+            }
+        }
+    )*};
+}
+
+cached_key! {
+    GhlContactKey => Option<ghl::Contact>, ghl_contacts;
+    GhlTasksKey => Arc<Vec<ghl::Task>>, ghl_tasks;
+    GhlNotesKey => Arc<Vec<ghl::Note>>, ghl_notes;
+    GhlBusinessKey => Option<ghl::Business>, ghl_businesses;
+    GhlAppointmentsKey => Arc<Vec<ghl::Appointment>>, ghl_appointments;
+    BaserowContactKey => Option<ContactRow>, baserow_contacts;
+    BaserowTasksKey => Arc<Vec<TaskRow>>, baserow_tasks;
+    BaserowNotesKey => Arc<Vec<NoteRow>>, baserow_notes;
+    BaserowBusinessKey => Option<BusinessRow>, baserow_businesses;
+}
+
+/// The upstream loads of every request: what the caches hold is answered at once, and only
+/// the missing keys wait for a batch (the `DataLoader`'s 1 ms gathering window, its task and
+/// channels), so a warm read pays none of that.
+pub struct Loaders {
+    batched: DataLoader<UpstreamLoader>,
+    caches: Caches,
+}
+
+impl Loaders {
+    pub fn new(upstream: UpstreamLoader) -> Self {
+        let caches = upstream.caches.clone();
+        Loaders {
+            batched: DataLoader::new(upstream, tokio::spawn),
+            caches,
+        }
+    }
+
+    /// Boxed, like [`Self::load_many`]: these futures nest in every resolver's, and unboxed
+    /// they would carry the cache's and the batch's state in each (a debug build's stack is
+    /// small).
+    pub fn load_one<K>(&self, key: K) -> BoxFuture<'_, Result<Option<K::Value>, LoadError>>
+    where
+        K: CachedKey,
+        UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
+    {
+        Box::pin(async move {
+            if let Some(value) = K::tier(&self.caches).get(&key).await {
+                self.caches.stats.record(K::CACHE, 1, 0);
+                return Ok(Some(value));
+            }
+            self.batched.load_one(key).await
+        })
+    }
+
+    pub fn load_many<K>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> BoxFuture<'_, Result<HashMap<K, K::Value>, LoadError>>
+    where
+        K: CachedKey,
+        UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
+    {
+        let keys: Vec<K> = keys.into_iter().collect();
+        Box::pin(async move {
+            let tier = K::tier(&self.caches);
+            let mut found = HashMap::with_capacity(keys.len());
+            let mut missing = Vec::new();
+            for key in keys {
+                match tier.get(&key).await {
+                    Some(value) => {
+                        found.insert(key, value);
+                    }
+                    None => missing.push(key),
+                }
+            }
+            if !found.is_empty() {
+                self.caches.stats.record(K::CACHE, found.len() as u64, 0);
+            }
+            if !missing.is_empty() {
+                found.extend(self.batched.load_many(missing).await?);
+            }
+            Ok(found)
+        })
     }
 }

@@ -105,6 +105,8 @@ pub async fn submit_as(
     // Saving the outcome sets the real next attempt; after a crash the worker resumes it then.
     let held = hold(gateway, REQUEST_DEADLINE);
     op.next_attempt_at = Some(Utc::now() + chrono::Duration::from_std(held).unwrap_or_default());
+    // A create of an entity no link names yet (a mutation's fresh id) needs no second look-up.
+    let mut fresh = false;
     if action.is_create() {
         // A create that copies a record one system already holds (sync) must never undo that
         // record: the side is not this operation's to write, nor to compensate.
@@ -112,6 +114,7 @@ pub async fn submit_as(
             .store
             .links_by_ids(action.entity_kind(), &[entity])
             .await?;
+        fresh = existing.is_empty();
         if let Some(link) = existing.first() {
             let held = "already in this system; not this operation's to write";
             if link.ghl_id.is_some() {
@@ -139,7 +142,7 @@ pub async fn submit_as(
             return Ok(Submitted { op, replayed: true });
         }
     }
-    let op = execute(gateway, op, deadline, false).await?;
+    let op = run(gateway, op, deadline, false, fresh).await?;
     Ok(Submitted {
         op,
         replayed: false,
@@ -147,16 +150,23 @@ pub async fn submit_as(
 }
 
 /// The link an operation works on: the stored one, or a fresh one for a create.
+/// `fresh`: the caller found no link for the entity, and none can have appeared since (the
+/// entity id is new and only this operation's outcome links it).
 async fn link_of(
     gateway: &Gateway,
     op: &OperationRecord,
     action: &Action,
+    fresh: bool,
 ) -> Result<Option<Link>, StoreError> {
     let Some(entity) = op.entity_id else {
         return Ok(None);
     };
     let kind = action.entity_kind();
-    let found = gateway.store.links_by_ids(kind, &[entity]).await?;
+    let found = if fresh {
+        Vec::new()
+    } else {
+        gateway.store.links_by_ids(kind, &[entity]).await?
+    };
     Ok(found.into_iter().next().or_else(|| {
         action.is_create().then(|| {
             let mut link = Link::new(kind);
@@ -177,9 +187,20 @@ async fn link_of(
 /// executions at once would both look for an earlier create, both find none, and both create.
 pub async fn execute(
     gateway: &Gateway,
+    op: OperationRecord,
+    deadline: Instant,
+    recovering: bool,
+) -> Result<OperationRecord, StoreError> {
+    run(gateway, op, deadline, recovering, false).await
+}
+
+/// [`execute`], told whether the entity is known to have no link yet (see [`link_of`]).
+async fn run(
+    gateway: &Gateway,
     mut op: OperationRecord,
     deadline: Instant,
     recovering: bool,
+    fresh: bool,
 ) -> Result<OperationRecord, StoreError> {
     let action: Action = serde_json::from_value(op.input.clone())
         .map_err(|e| StoreError::Corrupt(format!("operation {} input: {e}", op.id)))?;
@@ -188,7 +209,7 @@ pub async fn execute(
         Some(entity) if !action.is_create() => Some(turns::turn(entity).await),
         _ => None,
     };
-    let Some(mut link) = link_of(gateway, &op, &action).await? else {
+    let Some(mut link) = link_of(gateway, &op, &action, fresh).await? else {
         op.status = OperationStatus::Failed;
         op.next_attempt_at = None;
         for side in [&mut op.ghl, &mut op.baserow] {
@@ -304,19 +325,27 @@ pub async fn execute(
 /// has operations of its own belongs to another entity and stays.
 async fn take_over(gateway: &Gateway, link: &Link) -> Result<(), StoreError> {
     let store = &gateway.store;
-    let mut others = Vec::new();
-    if let Some(id) = &link.ghl_id {
-        others.extend(
-            store
-                .links_by_ghl_ids(link.kind, std::slice::from_ref(id))
-                .await?,
-        );
-    }
-    if let Some(row) = link.baserow_row_id {
-        others.extend(store.links_by_baserow_ids(link.kind, &[row]).await?);
-    }
+    let (by_ghl, by_row) = tokio::try_join!(
+        async {
+            match &link.ghl_id {
+                Some(id) => {
+                    store
+                        .links_by_ghl_ids(link.kind, std::slice::from_ref(id))
+                        .await
+                }
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match link.baserow_row_id {
+                Some(row) => store.links_by_baserow_ids(link.kind, &[row]).await,
+                None => Ok(Vec::new()),
+            }
+        },
+    )?;
+    let others = by_ghl.into_iter().chain(by_row);
     let mut stale = Vec::new();
-    for other in others.into_iter().filter(|o| o.id != link.id) {
+    for other in others.filter(|o| o.id != link.id) {
         if store
             .later_operations(other.id, Uuid::nil())
             .await?

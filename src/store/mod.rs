@@ -5,6 +5,7 @@
 
 mod postgres;
 mod sqlite;
+mod sqlite_commits;
 mod sqlite_sync;
 
 use std::{

@@ -10,6 +10,7 @@ use sqlx::{
 };
 use uuid::Uuid;
 
+use super::sqlite_commits::Commits;
 use super::{
     AuditEntry, Echo, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
     OperationStatus, Outcome, Recorded, SideRecord, Store, StoreError,
@@ -23,6 +24,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Every write, through one connection (see [`SqliteStore::writer`]).
     writer: SqlitePool,
+    /// Operation records and outcomes, committed in groups through `writer`.
+    commits: Commits,
     lookups: LookupCounter,
 }
 
@@ -45,6 +48,7 @@ impl SqliteStore {
             .await?;
         Ok(Self {
             pool,
+            commits: Commits::start(writer.clone()),
             writer,
             lookups: LookupCounter::default(),
         })
@@ -72,6 +76,106 @@ impl SqliteStore {
 }
 
 const LINK_COLUMNS: &str = "id, kind, ghl_id, baserow_row_id, parent_id";
+
+/// Records a new operation (and its idempotency key) inside the caller's transaction.
+pub(super) async fn record_in(
+    conn: &mut sqlx::SqliteConnection,
+    op: &OperationRecord,
+    key: Option<&IdempotencyKey>,
+) -> Result<Recorded, StoreError> {
+    if let Some(key) = key {
+        let seen = sqlx::query(
+            "SELECT request_hash, operation_id FROM idempotency_keys WHERE subject = ? AND key = ?",
+        )
+        .bind(&key.subject)
+        .bind(&key.key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = seen {
+            let hash: String = row.try_get("request_hash")?;
+            return Ok(if hash == key.request_hash {
+                Recorded::Replay(parse_uuid(row.try_get("operation_id")?)?)
+            } else {
+                Recorded::Conflict
+            });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO operations (id, kind, entity_id, input, status, ghl_outcome, ghl_error,
+             baserow_outcome, baserow_error, created_at, updated_at, attempts,
+             next_attempt_at, trigger)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(op.id.to_string())
+    .bind(&op.kind)
+    .bind(op.entity_id.map(|e| e.to_string()))
+    .bind(op.input.to_string())
+    .bind(op.status.as_str())
+    .bind(op.ghl.outcome.as_str())
+    .bind(&op.ghl.error)
+    .bind(op.baserow.outcome.as_str())
+    .bind(&op.baserow.error)
+    .bind(op.created_at.to_rfc3339())
+    .bind(op.updated_at.to_rfc3339())
+    .bind(i64::from(op.attempts))
+    .bind(op.next_attempt_at.map(|t| t.to_rfc3339()))
+    .bind(&op.trigger)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(key) = key {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (key, subject, request_hash, operation_id, created_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&key.key)
+        .bind(&key.subject)
+        .bind(&key.request_hash)
+        .bind(op.id.to_string())
+        .bind(Utc::now().to_rfc3339())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(Recorded::New)
+}
+
+/// Saves an operation's outcome with its link, audit entries and echo notes inside the
+/// caller's transaction.
+pub(super) async fn outcome_in(
+    conn: &mut sqlx::SqliteConnection,
+    op: &OperationRecord,
+    link: Option<&Link>,
+    audit: &[AuditEntry],
+    echoes: &[Echo],
+) -> Result<(), StoreError> {
+    super::sqlite_sync::insert_audit(conn, audit).await?;
+    for echo in echoes {
+        super::sqlite_sync::insert_echo(conn, &echo.system, &echo.record_id, &echo.fingerprint)
+            .await?;
+    }
+    if let Some(link) = link {
+        upsert_link(conn, link).await?;
+    }
+    // Saving releases the worker's lease: the next attempt is governed by next_attempt_at.
+    sqlx::query(
+        "UPDATE operations SET entity_id = ?, status = ?, ghl_outcome = ?, ghl_error = ?,
+             baserow_outcome = ?, baserow_error = ?, updated_at = ?, attempts = ?,
+             next_attempt_at = ?, lease_until = NULL, input = ? WHERE id = ?",
+    )
+    .bind(op.entity_id.map(|e| e.to_string()))
+    .bind(op.status.as_str())
+    .bind(op.ghl.outcome.as_str())
+    .bind(&op.ghl.error)
+    .bind(op.baserow.outcome.as_str())
+    .bind(&op.baserow.error)
+    .bind(Utc::now().to_rfc3339())
+    .bind(i64::from(op.attempts))
+    .bind(op.next_attempt_at.map(|t| t.to_rfc3339()))
+    .bind(op.input.to_string())
+    .bind(op.id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
 
 fn link_from_row(row: &SqliteRow) -> Result<Link, StoreError> {
     Ok(Link {
@@ -239,61 +343,7 @@ impl Store for SqliteStore {
         op: &OperationRecord,
         key: Option<&IdempotencyKey>,
     ) -> Result<Recorded, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(key) = key {
-            let seen = sqlx::query(
-                "SELECT request_hash, operation_id FROM idempotency_keys WHERE subject = ? AND key = ?",
-            )
-            .bind(&key.subject)
-            .bind(&key.key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = seen {
-                let hash: String = row.try_get("request_hash")?;
-                return Ok(if hash == key.request_hash {
-                    Recorded::Replay(parse_uuid(row.try_get("operation_id")?)?)
-                } else {
-                    Recorded::Conflict
-                });
-            }
-        }
-        sqlx::query(
-            "INSERT INTO operations (id, kind, entity_id, input, status, ghl_outcome, ghl_error,
-                 baserow_outcome, baserow_error, created_at, updated_at, attempts,
-                 next_attempt_at, trigger)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(op.id.to_string())
-        .bind(&op.kind)
-        .bind(op.entity_id.map(|e| e.to_string()))
-        .bind(op.input.to_string())
-        .bind(op.status.as_str())
-        .bind(op.ghl.outcome.as_str())
-        .bind(&op.ghl.error)
-        .bind(op.baserow.outcome.as_str())
-        .bind(&op.baserow.error)
-        .bind(op.created_at.to_rfc3339())
-        .bind(op.updated_at.to_rfc3339())
-        .bind(i64::from(op.attempts))
-        .bind(op.next_attempt_at.map(|t| t.to_rfc3339()))
-        .bind(&op.trigger)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(key) = key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (key, subject, request_hash, operation_id, created_at)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&key.key)
-            .bind(&key.subject)
-            .bind(&key.request_hash)
-            .bind(op.id.to_string())
-            .bind(Utc::now().to_rfc3339())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Recorded::New)
+        self.commits.record(op, key).await
     }
 
     async fn list_operations(
@@ -466,41 +516,7 @@ impl Store for SqliteStore {
         audit: &[AuditEntry],
         echoes: &[Echo],
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        super::sqlite_sync::insert_audit(&mut tx, audit).await?;
-        for echo in echoes {
-            super::sqlite_sync::insert_echo(
-                &mut tx,
-                &echo.system,
-                &echo.record_id,
-                &echo.fingerprint,
-            )
-            .await?;
-        }
-        if let Some(link) = link {
-            upsert_link(&mut tx, link).await?;
-        }
-        // Saving releases the worker's lease: the next attempt is governed by next_attempt_at.
-        sqlx::query(
-            "UPDATE operations SET entity_id = ?, status = ?, ghl_outcome = ?, ghl_error = ?,
-                 baserow_outcome = ?, baserow_error = ?, updated_at = ?, attempts = ?,
-                 next_attempt_at = ?, lease_until = NULL, input = ? WHERE id = ?",
-        )
-        .bind(op.entity_id.map(|e| e.to_string()))
-        .bind(op.status.as_str())
-        .bind(op.ghl.outcome.as_str())
-        .bind(&op.ghl.error)
-        .bind(op.baserow.outcome.as_str())
-        .bind(&op.baserow.error)
-        .bind(Utc::now().to_rfc3339())
-        .bind(i64::from(op.attempts))
-        .bind(op.next_attempt_at.map(|t| t.to_rfc3339()))
-        .bind(op.input.to_string())
-        .bind(op.id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commits.outcome(op, link, audit, echoes).await
     }
 
     async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {

@@ -154,6 +154,52 @@ async fn concurrent_retries_with_one_key_record_exactly_one_operation() {
     .await;
 }
 
+/// Writes arriving together may share one commit: one that fails must fail alone, and every
+/// other one must be stored and answered.
+#[tokio::test]
+async fn a_failing_write_among_concurrent_ones_fails_alone() {
+    each_store(|store| async move {
+        let taken = OperationRecord::new("createContact", None, json!({"n": "first"}));
+        store.record_operation(&taken, None).await.unwrap();
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                let store = store.clone();
+                let op = if i == 12 {
+                    // The same id again: the insert breaks the primary key.
+                    let mut again = taken.clone();
+                    again.input = json!({"n": "again"});
+                    again
+                } else {
+                    OperationRecord::new("createContact", None, json!({ "n": i }))
+                };
+                tokio::spawn(async move {
+                    let result = store.record_operation(&op, None).await;
+                    (op, result)
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (op, result) = task.await.unwrap();
+            if op.id == taken.id {
+                assert!(result.is_err(), "a second record of one id is refused");
+            } else {
+                assert_eq!(result.unwrap(), Recorded::New);
+                let stored_op = store.operation(op.id).await.unwrap();
+                assert_eq!(stored_op.map(|o| o.input), Some(op.input));
+            }
+        }
+        let original = store.operation(taken.id).await.unwrap().unwrap();
+        assert_eq!(
+            original.input,
+            json!({"n": "first"}),
+            "the refused write left nothing"
+        );
+        let all = store.list_operations(None, None, 100).await.unwrap();
+        assert_eq!(all.len(), 24, "the first and the 23 others");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn an_operation_and_its_link_are_saved_together() {
     each_store(|store| async move {

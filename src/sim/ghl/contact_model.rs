@@ -259,24 +259,18 @@ pub fn find_duplicate(store: &Store, input: &Doc, exclude: Option<&str>) -> Opti
         .get("phone")
         .and_then(Value::as_str)
         .and_then(normalize_phone);
-    let others = || {
-        store
-            .contacts
-            .values()
-            .filter(move |c| str_field(c, "id") != exclude)
-    };
     let hit = |c: &Doc, field: &str| GhlError::Duplicate {
         contact_id: str_field(c, "id").unwrap_or_default().to_owned(),
         contact_name: str_field(c, "name").unwrap_or_default().to_owned(),
         matching_field: field.to_owned(),
     };
     if let Some(e) = &email
-        && let Some(c) = others().find(|c| str_field(c, "email") == Some(e.as_str()))
+        && let Some(c) = store.contact_with("email", e, exclude)
     {
         return Some(hit(c, "email"));
     }
     if let Some(p) = &phone
-        && let Some(c) = others().find(|c| str_field(c, "phone") == Some(p.as_str()))
+        && let Some(c) = store.contact_with("phone", p, exclude)
     {
         return Some(hit(c, "phone"));
     }

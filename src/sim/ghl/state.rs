@@ -1,7 +1,7 @@
 //! Shared state of one simulated GHL location: the stored records, the search index that
 //! trails them, and the request counters.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,37 @@ pub struct Store {
     /// Custom field `key` → id, for the `{key, field_value}` input form.
     pub custom_field_keys: BTreeMap<String, String>,
     pub index: SearchIndex,
+    /// The contacts holding each stored email and phone, for the duplicate rule: a location
+    /// with thousands of contacts answers a create without reading every one of them.
+    keys: ContactKeys,
     last_timestamp: DateTime<Utc>,
+}
+
+/// Stored email and phone values → the ids of the contacts holding them, in id order.
+#[derive(Default)]
+struct ContactKeys {
+    email: HashMap<String, BTreeSet<String>>,
+    phone: HashMap<String, BTreeSet<String>>,
+}
+
+impl ContactKeys {
+    fn change(&mut self, id: &str, doc: &Doc, add: bool) {
+        for (field, keys) in [("email", &mut self.email), ("phone", &mut self.phone)] {
+            let Some(value) = str_field(doc, field) else {
+                continue;
+            };
+            if add {
+                keys.entry(value.to_owned())
+                    .or_default()
+                    .insert(id.to_owned());
+            } else if let Some(ids) = keys.get_mut(value) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    keys.remove(value);
+                }
+            }
+        }
+    }
 }
 
 impl Store {
@@ -66,6 +96,7 @@ impl Store {
             businesses: Vec::new(),
             custom_field_keys: BTreeMap::new(),
             index: SearchIndex::new(index_lag),
+            keys: ContactKeys::default(),
             last_timestamp: DateTime::<Utc>::MIN_UTC,
         }
     }
@@ -86,13 +117,31 @@ impl Store {
     pub fn put_contact(&mut self, doc: Doc) {
         if let Some(id) = doc.get("id").and_then(Value::as_str).map(str::to_owned) {
             self.index.record(&id, Some(doc.clone()));
+            if let Some(old) = self.contacts.get(&id) {
+                self.keys.change(&id, old, false);
+            }
+            self.keys.change(&id, &doc, true);
             self.contacts.insert(id, doc);
         }
+    }
+
+    /// The first contact (in id order) other than `exclude` whose stored `field` ("email" or
+    /// "phone") is exactly `value`.
+    pub fn contact_with(&self, field: &str, value: &str, exclude: Option<&str>) -> Option<&Doc> {
+        let keys = match field {
+            "email" => &self.keys.email,
+            _ => &self.keys.phone,
+        };
+        keys.get(value)?
+            .iter()
+            .find(|id| Some(id.as_str()) != exclude)
+            .and_then(|id| self.contacts.get(id))
     }
 
     /// Removes a contact and everything hanging off it.
     pub fn remove_contact(&mut self, id: &str) -> Option<Doc> {
         let doc = self.contacts.remove(id)?;
+        self.keys.change(id, &doc, false);
         self.tasks.remove(id);
         self.notes.remove(id);
         self.appointments.remove(id);
