@@ -200,6 +200,11 @@ where
         self.cache.get(key).await
     }
 
+    /// Whether the cache holds `key`, without counting as a read (no maintenance runs).
+    pub fn contains(&self, key: &K) -> bool {
+        self.cache.contains_key(key)
+    }
+
     /// Keeps what this replica just wrote or read fresh; the other replicas drop their copy.
     pub async fn insert(&self, key: K, value: V) {
         self.bus.changed(key.stale());

@@ -76,7 +76,7 @@ impl Task {
 
     /// The contact the task belongs to.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        parent_contact(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
+        Box::pin(parent_contact(ctx.data::<Arc<Gateway>>()?, &self.0.link)).await
     }
 
     /// Where this task's GHL side was read from, and how old it can be.
@@ -129,7 +129,7 @@ impl Note {
 
     /// The contact the note belongs to.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        parent_contact(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
+        Box::pin(parent_contact(ctx.data::<Arc<Gateway>>()?, &self.0.link)).await
     }
 
     /// The note's text (GHL's, else Baserow's).

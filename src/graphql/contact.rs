@@ -105,6 +105,9 @@ pub struct ContactSources {
 
 /// A contact: its GHL record and its Baserow row merged field by field, each field by its
 /// configured rule (`[merge]`: GHL by default; Baserow fills what the preferred side lacks).
+// The resolvers that load box their futures: async-graphql runs every field of an object
+// through one future sized for its largest field, so an unboxed `tasks` would make each of the
+// contact's cheap fields (`id`, `email`, ...) allocate and move a future of several kilobytes.
 #[Object]
 impl Contact {
     /// The gateway's opaque, stable id.
@@ -180,7 +183,7 @@ impl Contact {
     /// The contact's calendar appointments, from GHL (read-only; none for a contact GHL does
     /// not hold).
     async fn appointments(&self, ctx: &Context<'_>) -> Result<Vec<Appointment>> {
-        load_appointments(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
+        Box::pin(load_appointments(ctx.data::<Arc<Gateway>>()?, &self.0.link)).await
     }
 
     /// Where this contact's GHL side was read from, and how old it can be.
@@ -213,9 +216,7 @@ impl Contact {
     async fn sync_state(&self, ctx: &Context<'_>) -> Result<SyncState> {
         let gateway = ctx.data::<Arc<Gateway>>()?;
         // Batched: a list of contacts asks the store once for all of them.
-        let pending = gateway
-            .store_loader
-            .load_one(PendingKey(self.0.link.id))
+        let pending = Box::pin(gateway.store_loader.load_one(PendingKey(self.0.link.id)))
             .await
             .map_err(|e| errors::store(&e))?
             .unwrap_or(false);
@@ -284,12 +285,12 @@ impl Contact {
 
     /// The contact's tasks, from both systems, paired by their links.
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
-        load_tasks(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
+        Box::pin(load_tasks(ctx.data::<Arc<Gateway>>()?, &self.0.link)).await
     }
 
     /// The contact's notes, from both systems, paired by their links.
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
-        load_notes(ctx.data::<Arc<Gateway>>()?, &self.0.link).await
+        Box::pin(load_notes(ctx.data::<Arc<Gateway>>()?, &self.0.link)).await
     }
 
     /// The contact's business: the one GHL's `businessId` names when GHL's record was read,
@@ -297,7 +298,7 @@ impl Contact {
     /// exists). Needs the `businesses.readonly` scope.
     #[graphql(guard = "ScopeGuard(Scope::BusinessesReadonly)")]
     async fn business(&self, ctx: &Context<'_>) -> Result<Option<Business>> {
-        business_of_contact(ctx.data::<Arc<Gateway>>()?, &self.0).await
+        Box::pin(business_of_contact(ctx.data::<Arc<Gateway>>()?, &self.0)).await
     }
 }
 

@@ -762,7 +762,12 @@ impl Loaders {
         UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
     {
         Box::pin(async move {
-            if let Some(value) = K::tier(&self.caches).get(&key).await {
+            let tier = K::tier(&self.caches);
+            // A key the cache lacks joins the batch at once: a cache read can stop to do the
+            // cache's upkeep, and a batch gathers only the keys that arrive within 1 ms.
+            if tier.contains(&key)
+                && let Some(value) = tier.get(&key).await
+            {
                 self.caches.stats.record(K::CACHE, 1, 0);
                 return Ok(Some(value));
             }
@@ -784,7 +789,11 @@ impl Loaders {
             let mut found = HashMap::with_capacity(keys.len());
             let mut missing = Vec::new();
             for key in keys {
-                match tier.get(&key).await {
+                let cached = match tier.contains(&key) {
+                    true => tier.get(&key).await,
+                    false => None,
+                };
+                match cached {
                     Some(value) => {
                         found.insert(key, value);
                     }
