@@ -17,7 +17,7 @@ use sqlx::{PgPool, postgres::PgPoolOptions};
 use uuid::Uuid;
 
 use super::{
-    AuditEntry, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
+    AuditEntry, Echo, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
     OperationStatus, Recorded, Replicas, Store, StoreError,
 };
 
@@ -121,6 +121,24 @@ impl Store for PgStore {
         link: Option<&Link>,
     ) -> Result<(), StoreError> {
         operations::save(&self.pool, op, link).await
+    }
+
+    /// One transaction: the echo notes commit with the status that ends `PENDING`.
+    async fn save_outcome(
+        &self,
+        op: &OperationRecord,
+        link: Option<&Link>,
+        audit: &[AuditEntry],
+        echoes: &[Echo],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for echo in echoes {
+            sync::insert_echo(&mut tx, &echo.system, &echo.record_id, &echo.fingerprint).await?;
+        }
+        sync::insert_audit(&mut tx, audit).await?;
+        operations::save_in(&mut tx, op, link).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn operation(&self, id: Uuid) -> Result<Option<OperationRecord>, StoreError> {

@@ -3,7 +3,7 @@
 use std::{str::FromStr, time::Duration};
 
 use chrono::Utc;
-use sqlx::{PgPool, Row, postgres::PgRow};
+use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use super::{links, micros};
@@ -124,8 +124,19 @@ pub(super) async fn save(
     link: Option<&Link>,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    save_in(&mut tx, op, link).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Saves an operation (and its link) inside the caller's transaction.
+pub(super) async fn save_in(
+    conn: &mut PgConnection,
+    op: &OperationRecord,
+    link: Option<&Link>,
+) -> Result<(), StoreError> {
     if let Some(link) = link {
-        links::upsert(&mut tx, link).await?;
+        links::upsert(conn, link).await?;
     }
     // Saving releases the worker's lease: the next attempt is governed by next_attempt_at.
     sqlx::query(
@@ -144,9 +155,8 @@ pub(super) async fn save(
     .bind(op.next_attempt_at)
     .bind(&op.input)
     .bind(op.id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

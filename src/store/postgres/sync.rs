@@ -3,7 +3,7 @@
 use std::{str::FromStr, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Row, postgres::PgRow};
+use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use super::micros;
@@ -26,6 +26,16 @@ fn audit_from_row(row: &PgRow) -> Result<AuditEntry, StoreError> {
 
 pub(super) async fn record_audit(pool: &PgPool, entries: &[AuditEntry]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    insert_audit(&mut tx, entries).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts audit entries inside the caller's transaction.
+pub(super) async fn insert_audit(
+    conn: &mut PgConnection,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
     for e in entries {
         sqlx::query(
             "INSERT INTO audit (id, at, trigger, operation_id, entity_id, entity_kind, system,
@@ -41,10 +51,9 @@ pub(super) async fn record_audit(pool: &PgPool, entries: &[AuditEntry]) -> Resul
         .bind(&e.action)
         .bind(&e.before)
         .bind(&e.after)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -175,6 +184,17 @@ pub(super) async fn record_echo(
     record_id: &str,
     fingerprint: &str,
 ) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    insert_echo(&mut conn, system, record_id, fingerprint).await
+}
+
+/// Notes the fingerprint of one of the gateway's own writes, inside the caller's transaction.
+pub(super) async fn insert_echo(
+    conn: &mut PgConnection,
+    system: &str,
+    record_id: &str,
+    fingerprint: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO echo_ledger (system, record_id, fingerprint, written_at)
          VALUES ($1, $2, $3, $4)
@@ -184,7 +204,7 @@ pub(super) async fn record_echo(
     .bind(record_id)
     .bind(fingerprint)
     .bind(Utc::now())
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
