@@ -84,52 +84,6 @@ pub struct Caches {
     pub bus: CacheBus,
 }
 
-impl Named for GhlContactKey {
-    fn stale(&self) -> Stale {
-        Stale::GhlContact(self.0.clone())
-    }
-}
-impl Named for GhlTasksKey {
-    fn stale(&self) -> Stale {
-        Stale::GhlTasks(self.0.clone())
-    }
-}
-impl Named for GhlNotesKey {
-    fn stale(&self) -> Stale {
-        Stale::GhlNotes(self.0.clone())
-    }
-}
-impl Named for GhlBusinessKey {
-    fn stale(&self) -> Stale {
-        Stale::GhlBusiness(self.0.clone())
-    }
-}
-impl Named for GhlAppointmentsKey {
-    fn stale(&self) -> Stale {
-        Stale::GhlAppointments(self.0.clone())
-    }
-}
-impl Named for BaserowContactKey {
-    fn stale(&self) -> Stale {
-        Stale::BaserowContact(self.0)
-    }
-}
-impl Named for BaserowTasksKey {
-    fn stale(&self) -> Stale {
-        Stale::BaserowTasks(self.0)
-    }
-}
-impl Named for BaserowNotesKey {
-    fn stale(&self) -> Stale {
-        Stale::BaserowNotes(self.0)
-    }
-}
-impl Named for BaserowBusinessKey {
-    fn stale(&self) -> Stale {
-        Stale::BaserowBusiness(self.0)
-    }
-}
-
 /// Keys served from a cache (hits) and loaded upstream (misses), per cache name.
 #[derive(Clone, Default)]
 pub struct CacheStats(Arc<Mutex<BTreeMap<&'static str, (u64, u64)>>>);
@@ -712,8 +666,10 @@ pub trait CachedKey: Named + Hash + Eq + Clone + Send + Sync + 'static {
     fn tier(caches: &Caches) -> &Tier<Self, Self::Value>;
 }
 
+/// Each cached key: its value, its cache (a `Caches` field) and how other replicas are told
+/// to drop it.
 macro_rules! cached_key {
-    ($($key:ty => $value:ty, $field:ident;)*) => {$(
+    ($($key:ty => $value:ty, $field:ident, $stale:path;)*) => {$(
         impl CachedKey for $key {
             type Value = $value;
             const CACHE: &'static str = stringify!($field);
@@ -721,19 +677,25 @@ macro_rules! cached_key {
                 &caches.$field
             }
         }
+
+        impl Named for $key {
+            fn stale(&self) -> Stale {
+                $stale(self.0.to_owned())
+            }
+        }
     )*};
 }
 
 cached_key! {
-    GhlContactKey => Option<ghl::Contact>, ghl_contacts;
-    GhlTasksKey => Arc<Vec<ghl::Task>>, ghl_tasks;
-    GhlNotesKey => Arc<Vec<ghl::Note>>, ghl_notes;
-    GhlBusinessKey => Option<ghl::Business>, ghl_businesses;
-    GhlAppointmentsKey => Arc<Vec<ghl::Appointment>>, ghl_appointments;
-    BaserowContactKey => Option<ContactRow>, baserow_contacts;
-    BaserowTasksKey => Arc<Vec<TaskRow>>, baserow_tasks;
-    BaserowNotesKey => Arc<Vec<NoteRow>>, baserow_notes;
-    BaserowBusinessKey => Option<BusinessRow>, baserow_businesses;
+    GhlContactKey => Option<ghl::Contact>, ghl_contacts, Stale::GhlContact;
+    GhlTasksKey => Arc<Vec<ghl::Task>>, ghl_tasks, Stale::GhlTasks;
+    GhlNotesKey => Arc<Vec<ghl::Note>>, ghl_notes, Stale::GhlNotes;
+    GhlBusinessKey => Option<ghl::Business>, ghl_businesses, Stale::GhlBusiness;
+    GhlAppointmentsKey => Arc<Vec<ghl::Appointment>>, ghl_appointments, Stale::GhlAppointments;
+    BaserowContactKey => Option<ContactRow>, baserow_contacts, Stale::BaserowContact;
+    BaserowTasksKey => Arc<Vec<TaskRow>>, baserow_tasks, Stale::BaserowTasks;
+    BaserowNotesKey => Arc<Vec<NoteRow>>, baserow_notes, Stale::BaserowNotes;
+    BaserowBusinessKey => Option<BusinessRow>, baserow_businesses, Stale::BaserowBusiness;
 }
 
 /// The upstream loads of every request: what the caches hold is answered at once, and only
