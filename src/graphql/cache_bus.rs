@@ -200,9 +200,13 @@ where
         self.cache.get(key).await
     }
 
-    /// Whether the cache holds `key`, without counting as a read (no maintenance runs).
-    pub fn contains(&self, key: &K) -> bool {
-        self.cache.contains_key(key)
+    /// The cached value of `key`; a key the cache lacks is answered without a cache read (a
+    /// read can stop to do the cache's upkeep).
+    pub async fn get_present(&self, key: &K) -> Option<V> {
+        if !self.cache.contains_key(key) {
+            return None;
+        }
+        self.cache.get(key).await
     }
 
     /// Keeps what this replica just wrote or read fresh; the other replicas drop their copy.

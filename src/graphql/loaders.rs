@@ -727,9 +727,7 @@ impl Loaders {
             let tier = K::tier(&self.caches);
             // A key the cache lacks joins the batch at once: a cache read can stop to do the
             // cache's upkeep, and a batch gathers only the keys that arrive within 1 ms.
-            if tier.contains(&key)
-                && let Some(value) = tier.get(&key).await
-            {
+            if let Some(value) = tier.get_present(&key).await {
                 self.caches.stats.record(K::CACHE, 1, 0);
                 return Ok(Some(value));
             }
@@ -751,11 +749,7 @@ impl Loaders {
             let mut found = HashMap::with_capacity(keys.len());
             let mut missing = Vec::new();
             for key in keys {
-                let cached = match tier.contains(&key) {
-                    true => tier.get(&key).await,
-                    false => None,
-                };
-                match cached {
+                match tier.get_present(&key).await {
                     Some(value) => {
                         found.insert(key, value);
                     }

@@ -52,21 +52,21 @@ impl Held {
     /// Answers the caller; `failed_commit` replaces a successful result when the commit
     /// holding it did not happen.
     fn answer(self, failed_commit: Option<&str>) {
-        let lost =
-            |e: &str| StoreError::Corrupt(format!("the commit holding this write failed: {e}"));
+        fn send<T>(
+            done: oneshot::Sender<Result<T, StoreError>>,
+            result: Result<T, StoreError>,
+            failed_commit: Option<&str>,
+        ) {
+            let _ = done.send(match (result, failed_commit) {
+                (Ok(_), Some(e)) => Err(StoreError::Corrupt(format!(
+                    "the commit holding this write failed: {e}"
+                ))),
+                (result, _) => result,
+            });
+        }
         match self {
-            Held::Record(done, result) => {
-                let _ = done.send(match (result, failed_commit) {
-                    (Ok(_), Some(e)) => Err(lost(e)),
-                    (result, _) => result,
-                });
-            }
-            Held::Outcome(done, result) => {
-                let _ = done.send(match (result, failed_commit) {
-                    (Ok(_), Some(e)) => Err(lost(e)),
-                    (result, _) => result,
-                });
-            }
+            Held::Record(done, result) => send(done, result, failed_commit),
+            Held::Outcome(done, result) => send(done, result, failed_commit),
         }
     }
 }
@@ -165,13 +165,12 @@ async fn commit_group(writer: &SqlitePool, group: Vec<Write>) {
 fn refuse(group: Vec<Write>, error: &sqlx::Error) {
     for write in group {
         let error = StoreError::Database(sqlx::Error::Protocol(error.to_string()));
-        held(write, Err(error)).answer(None);
+        held(write, error).answer(None);
     }
 }
 
 /// A write's error before it ran.
-fn held(write: Write, error: Result<(), StoreError>) -> Held {
-    let error = error.err().unwrap_or_else(stopped);
+fn held(write: Write, error: StoreError) -> Held {
     match write {
         Write::Record { done, .. } => Held::Record(done, Err(error)),
         Write::Outcome { done, .. } => Held::Outcome(done, Err(error)),
@@ -181,7 +180,7 @@ fn held(write: Write, error: Result<(), StoreError>) -> Held {
 /// Runs one write inside its own savepoint; a failure rolls back that write alone.
 async fn apply(conn: &mut SqliteConnection, write: Write) -> Held {
     if let Err(e) = sqlx::query("SAVEPOINT write").execute(&mut *conn).await {
-        return held(write, Err(e.into()));
+        return held(write, e.into());
     }
     let result = match write {
         Write::Record { op, key, done } => Held::Record(
