@@ -21,6 +21,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::graphql::responses::Lookup;
 use crate::{
     graphql::{self, GatewaySchema, mutation::IdempotencyHeader},
     ops::{self, Ops, RequestId},
@@ -199,8 +200,27 @@ async fn graphql_handler(
     };
     let max_batch = state.gateway.config.server.max_batch_size;
     let response = match request.into_inner() {
-        BatchRequest::Single(request) => {
-            BatchResponse::Single(execute(&state, &headers, &principal, request, started).await)
+        BatchRequest::Single(mut request) => {
+            let responses = &state.gateway.caches.responses;
+            match responses.lookup(&principal, &mut request).await {
+                Lookup::Hit(body) => {
+                    let operation = request.operation_name.as_deref();
+                    metrics.observe_graphql(operation, "ok", started.elapsed());
+                    return graphql_body(body);
+                }
+                Lookup::Miss(ticket) => {
+                    // Boxed: the executor's future is large, and the other arm holds one too.
+                    let run = execute(&state, &headers, &principal, request, started);
+                    let response = Box::pin(run).await;
+                    match responses.keep(ticket, &response).await {
+                        Some(body) => return graphql_body(body),
+                        None => BatchResponse::Single(response),
+                    }
+                }
+                Lookup::Uncacheable => BatchResponse::Single(
+                    Box::pin(execute(&state, &headers, &principal, request, started)).await,
+                ),
+            }
         }
         BatchRequest::Batch(requests) if requests.len() > max_batch => {
             return request_error(
@@ -222,6 +242,15 @@ async fn graphql_handler(
         ),
     };
     GraphQLResponse::from(response).into_response()
+}
+
+/// A serialized GraphQL answer, with the content type `GraphQLResponse` gives one.
+fn graphql_body(body: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/graphql-response+json")],
+        body,
+    )
+        .into_response()
 }
 
 /// Runs one request of an authenticated call, with its request id and idempotency key.

@@ -517,6 +517,14 @@ pub struct CacheConfig {
     pub businesses: Option<CacheOverride>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointments: Option<CacheOverride>,
+    /// How long the whole answer to a read-only query is served again to an identical request
+    /// (same query, variables and scopes) while nothing changed; 0 turns it off. Never longer
+    /// than the shortest record TTL.
+    #[serde(default = "default_response_ttl_secs")]
+    pub response_ttl_secs: u64,
+    /// Memory the kept answers may take, in bytes.
+    #[serde(default = "default_response_max_bytes")]
+    pub response_max_bytes: u64,
 }
 
 /// One record type's own cache bounds; what it leaves out comes from `[cache]`.
@@ -560,6 +568,8 @@ impl Default for CacheConfig {
             notes: None,
             businesses: None,
             appointments: None,
+            response_ttl_secs: default_response_ttl_secs(),
+            response_max_bytes: default_response_max_bytes(),
         }
     }
 }
@@ -568,11 +578,33 @@ fn default_ttl_secs() -> u64 {
     30
 }
 
+fn default_response_ttl_secs() -> u64 {
+    2
+}
+
+fn default_response_max_bytes() -> u64 {
+    64 << 20
+}
+
 fn default_max_entries() -> u64 {
     10_000
 }
 
 impl CacheConfig {
+    /// How long a kept answer lives: `response_ttl_secs`, at most the shortest record TTL.
+    pub fn response_ttl(&self) -> u64 {
+        [
+            CachedType::Contacts,
+            CachedType::Tasks,
+            CachedType::Notes,
+            CachedType::Businesses,
+            CachedType::Appointments,
+        ]
+        .into_iter()
+        .map(|t| self.for_type(t).ttl_secs)
+        .fold(self.response_ttl_secs, u64::min)
+    }
+
     /// The bounds of one type's caches: its `[cache.TYPE]` settings, else the `[cache]` ones.
     pub fn for_type(&self, cached: CachedType) -> CacheBounds {
         let own = match cached {

@@ -9,7 +9,10 @@
 //!   nothing it does not hold.
 //! - upstream calls of a warm query (target 0);
 //! - requests per second at 32 connections with a warm cache, side by side with a bare
-//!   async-graphql endpoint answering the same shape from memory (the ceiling);
+//!   async-graphql endpoint answering the same shape from memory (the ceiling); the warm
+//!   gateway serves the kept answer of the identical query (`[cache] response_ttl_secs`), and
+//!   a third load sends the query in a batch of one (never kept) to show the record caches
+//!   alone;
 //! - cold p50 latency against the floor: the round trips on the critical path × 20 ms.
 //!
 //! The helpers here (a gateway over both simulators, the load loop) are shared with W1.
@@ -467,7 +470,10 @@ async fn measure(rig: &Rig) -> anyhow::Result<Vec<Figure>> {
         http,
         url: ceiling.url.clone(),
         token: None,
-        body: Box::new(move |_| query(&business, CONTACT_FIELDS)),
+        body: Box::new({
+            let business = business.clone();
+            move |_| query(&business, CONTACT_FIELDS)
+        }),
         accept: full_graph,
     });
     // Unmeasured warm-ups, then the loads, one after the other.
@@ -477,6 +483,19 @@ async fn measure(rig: &Rig) -> anyhow::Result<Vec<Figure>> {
     let ours = load(&gateway, REQUESTS, CONNECTIONS).await;
     let after = rig.calls();
     let theirs = load(&ceiling_target, REQUESTS, CONNECTIONS).await;
+    // The same query in a batch of one, whose answer is never kept: the record caches alone.
+    let unkept = Arc::new(Target {
+        http: gateway.http.clone(),
+        url: gateway.url.clone(),
+        token: gateway.token.clone(),
+        body: Box::new({
+            let business = business.clone();
+            move |_| json!([query(&business, CONTACT_FIELDS)])
+        }),
+        accept: |b| full_graph(&b[0]),
+    });
+    load(&unkept, 64, CONNECTIONS).await;
+    let records_only = load(&unkept, REQUESTS / 3, CONNECTIONS).await;
     ceiling.stop().await;
     let load_calls = (
         after.0.saturating_sub(before.0),
@@ -544,6 +563,10 @@ async fn measure(rig: &Rig) -> anyhow::Result<Vec<Figure>> {
     for (name, m) in [
         ("gateway, warm cache", &ours),
         ("ceiling (bare async-graphql, in memory)", &theirs),
+        (
+            "gateway, record caches only (the query in a batch of one: no kept answer)",
+            &records_only,
+        ),
     ] {
         let mut value = format!(
             "{:.0} ({} ok, {} failed; p50 {:.1} ms, p99 {:.1} ms)",

@@ -202,7 +202,15 @@ impl Business {
         let gateway = ctx.data::<Arc<Gateway>>()?;
         let (first, after) = contact_filter::page_args(first, after)?;
         let conditions = Conditions::of_business(self.link.clone());
-        contact_filter::connection(gateway, &conditions, first, after).await
+        let wanted = super::children::Wanted::of_connection(&ctx.look_ahead());
+        Box::pin(contact_filter::connection(
+            gateway,
+            &conditions,
+            first,
+            after,
+            wanted,
+        ))
+        .await
     }
 }
 

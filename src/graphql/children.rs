@@ -437,6 +437,86 @@ impl ChildQuery {
     }
 }
 
+/// Which child lists a page of contacts is asked for.
+#[derive(Clone, Copy, Default)]
+pub struct Wanted {
+    pub tasks: bool,
+    pub notes: bool,
+}
+
+impl Wanted {
+    /// What a contact connection's selection asks of its contacts (`nodes` or `edges.node`).
+    pub fn of_connection(look: &async_graphql::Lookahead<'_>) -> Self {
+        let asks = |field: &str| {
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        };
+        Wanted {
+            tasks: asks("tasks"),
+            notes: asks("notes"),
+        }
+    }
+}
+
+/// Loads the task and note lists of a page of contacts together, one batch per list and
+/// system, before their `tasks` and `notes` fields ask one contact at a time: the fields then
+/// find them in the cache, however their resolution is spread in time (a loader batch only
+/// gathers the keys that arrive within its window). A type whose cache is off is left to the
+/// fields (nothing would keep the lists for them); so are failures, which the fields meet and
+/// report.
+pub async fn prefetch(gateway: &Gateway, parents: &[Link], wanted: Wanted) {
+    use crate::config::CachedType;
+    let cached = |t| gateway.config.cache.for_type(t).ttl_secs > 0;
+    let (tasks, notes) = (
+        wanted.tasks && cached(CachedType::Tasks),
+        wanted.notes && cached(CachedType::Notes),
+    );
+    let in_ghl = |policy| {
+        parents
+            .iter()
+            .filter(move |p| !mirrored(policy, p))
+            .filter_map(|p| p.ghl_id.clone())
+    };
+    let rows = || parents.iter().filter_map(|p| p.baserow_row_id);
+    let read = &gateway.config.read;
+    let loader = &gateway.loader;
+    let results = futures::join!(
+        async {
+            if tasks {
+                loader
+                    .load_many(in_ghl(read.tasks).map(GhlTasksKey))
+                    .await?;
+            }
+            Ok::<_, crate::graphql::loaders::LoadError>(())
+        },
+        async {
+            if tasks {
+                loader.load_many(rows().map(BaserowTasksKey)).await?;
+            }
+            Ok(())
+        },
+        async {
+            if notes {
+                loader
+                    .load_many(in_ghl(read.notes).map(GhlNotesKey))
+                    .await?;
+            }
+            Ok(())
+        },
+        async {
+            if notes {
+                loader.load_many(rows().map(BaserowNotesKey)).await?;
+            }
+            Ok(())
+        },
+    );
+    for result in [results.0, results.1, results.2, results.3] {
+        if let Err(error) = result {
+            tracing::debug!(%error, "prefetching child lists failed; the fields load their own");
+        }
+    }
+}
+
 /// Under the mirror policy a parent that Baserow holds is read from Baserow alone.
 pub fn mirrored(policy: crate::config::ReadPolicy, parent: &Link) -> bool {
     policy == crate::config::ReadPolicy::Mirror && parent.baserow_row_id.is_some()

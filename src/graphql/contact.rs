@@ -343,10 +343,10 @@ pub enum ServedFrom {
 #[derive(SimpleObject)]
 pub struct Freshness {
     pub served_from: ServedFrom,
-    /// The oldest the data can be, in seconds: the cache TTL of the record's type for GHL reads;
-    /// for the mirror, that TTL plus the polling interval (webhooks usually deliver within
-    /// seconds; polling bounds what they miss). Null when polling is off and the bound rests on
-    /// webhooks alone.
+    /// The oldest the data can be, in seconds: the cache TTL of the record's type plus the
+    /// lifetime of a kept whole answer (`[cache] response_ttl_secs`) for GHL reads; for the
+    /// mirror, that plus the polling interval (webhooks usually deliver within seconds; polling
+    /// bounds what they miss). Null when polling is off and the bound rests on webhooks alone.
     pub max_staleness_seconds: Option<u64>,
 }
 
@@ -359,7 +359,9 @@ impl Freshness {
             EntityKind::Note => CachedType::Notes,
             EntityKind::Business => CachedType::Businesses,
         };
-        let ttl = gateway.config.cache.for_type(cached).ttl_secs;
+        // A kept whole answer may hold a record as old as its TTL for its own lifetime more.
+        let cache = &gateway.config.cache;
+        let ttl = cache.for_type(cached).ttl_secs + cache.response_ttl();
         if super::children::mirrored(policy, link) {
             let poll = gateway.config.sync.poll_interval_secs;
             Freshness {
@@ -521,10 +523,12 @@ impl ContactQuery {
     ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
         let gateway = ctx.data::<Arc<Gateway>>()?;
         let (first, after) = contact_filter::page_args(first, after)?;
+        let wanted = super::children::Wanted::of_connection(&ctx.look_ahead());
         if let Some(filter) = filter {
             let conditions = filter.check(gateway).await?;
             if !conditions.is_empty() {
-                return contact_filter::connection(gateway, &conditions, first, after).await;
+                let page = contact_filter::connection(gateway, &conditions, first, after, wanted);
+                return Box::pin(page).await;
             }
         }
         let mut links = gateway
@@ -534,7 +538,11 @@ impl ContactQuery {
             .map_err(|e| errors::store(&e))?;
         let has_next = links.len() > first;
         links.truncate(first);
-        let records = load_contacts(gateway, links).await?;
+        let (records, ()) = futures::join!(
+            Box::pin(load_contacts(gateway, links.clone())),
+            Box::pin(super::children::prefetch(gateway, &links, wanted)),
+        );
+        let records = records?;
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(
             records

@@ -246,6 +246,7 @@ pub async fn connection(
     conditions: &Conditions,
     first: usize,
     after: Option<Uuid>,
+    wanted: super::children::Wanted,
 ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
     let found = matches(gateway, conditions).await?;
     let all = found
@@ -256,7 +257,11 @@ pub async fn connection(
     let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
     let has_next = links.next().is_some();
     let links = page;
-    let records = load_contacts(gateway, links).await?;
+    let (records, ()) = futures::join!(
+        Box::pin(load_contacts(gateway, links.clone())),
+        Box::pin(super::children::prefetch(gateway, &links, wanted)),
+    );
+    let records = records?;
     let mut connection = Connection::new(after.is_some(), has_next);
     connection.edges.extend(
         records

@@ -78,6 +78,8 @@ pub struct Caches {
     pub baserow_businesses: Tier<BaserowBusinessKey, Option<BusinessRow>>,
     pub contact_lists: ContactLists,
     pub ghl_appointments: Tier<GhlAppointmentsKey, Arc<Vec<ghl::Appointment>>>,
+    /// Whole answers to read-only queries, current while nothing above changes.
+    pub responses: super::responses::ResponseCache,
     /// Hits and misses per cache, for the metrics.
     pub stats: CacheStats,
     /// Tells other replicas what this one changed, and hears what they changed.
@@ -116,6 +118,7 @@ impl Caches {
         self.baserow_businesses.invalidate_all();
         self.contact_lists.forget();
         self.ghl_appointments.invalidate_all();
+        self.responses.clear();
     }
 
     fn stat(&self, name: &'static str) -> (&CacheStats, &'static str) {
@@ -185,6 +188,7 @@ impl Caches {
                 .build()
         }
         let bus = CacheBus::default();
+        let stats = CacheStats::default();
         Self {
             ghl_contacts: Tier::new(cache(config, CachedType::Contacts), bus.clone()),
             ghl_tasks: Tier::new(cache(config, CachedType::Tasks), bus.clone()),
@@ -196,7 +200,8 @@ impl Caches {
             baserow_businesses: Tier::new(cache(config, CachedType::Businesses), bus.clone()),
             contact_lists: ContactLists::new(cache(config, CachedType::Contacts)),
             ghl_appointments: Tier::new(cache(config, CachedType::Appointments), bus.clone()),
-            stats: CacheStats::default(),
+            responses: super::responses::ResponseCache::new(config, bus.clone(), stats.clone()),
+            stats,
             bus,
         }
     }

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 mod operation;
+pub mod responses;
 pub mod subscription;
 mod sync_mutation;
 

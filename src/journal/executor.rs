@@ -74,23 +74,37 @@ pub fn request_hash(kind: &str, entity: Option<Uuid>, input: &serde_json::Value)
     hex::encode(hasher.finalize())
 }
 
-/// Records the operation (or finds the one an idempotency key names), then executes it.
+/// Records the operation (or finds the one an idempotency key names), then executes it. The
+/// entity of a create is the id the mutation minted for it just now: no link can name it yet.
 pub async fn submit(
     gateway: &Gateway,
     entity: Uuid,
     action: Action,
     key: Option<(String, String)>,
 ) -> Result<Submitted, SubmitError> {
-    submit_as(gateway, entity, action, key, "mutation").await
+    submit_with(gateway, entity, action, key, "mutation", true).await
 }
 
 /// [`submit`] for work started by something else than a mutation: `webhook`, `poll`, `batch`.
+/// A create here may copy a record one system already holds under the entity's link.
 pub async fn submit_as(
     gateway: &Gateway,
     entity: Uuid,
     action: Action,
     key: Option<(String, String)>,
     trigger: &str,
+) -> Result<Submitted, SubmitError> {
+    submit_with(gateway, entity, action, key, trigger, false).await
+}
+
+/// `minted`: the entity id is new (a create needs no look-up of its link).
+async fn submit_with(
+    gateway: &Gateway,
+    entity: Uuid,
+    action: Action,
+    key: Option<(String, String)>,
+    trigger: &str,
+    minted: bool,
 ) -> Result<Submitted, SubmitError> {
     // The deadline counts from before recording: the hold below starts then too.
     let deadline = Instant::now() + REQUEST_DEADLINE;
@@ -106,8 +120,8 @@ pub async fn submit_as(
     let held = hold(gateway, REQUEST_DEADLINE);
     op.next_attempt_at = Some(Utc::now() + chrono::Duration::from_std(held).unwrap_or_default());
     // A create of an entity no link names yet (a mutation's fresh id) needs no second look-up.
-    let mut fresh = false;
-    if action.is_create() {
+    let mut fresh = minted && action.is_create();
+    if action.is_create() && !fresh {
         // A create that copies a record one system already holds (sync) must never undo that
         // record: the side is not this operation's to write, nor to compensate.
         let existing = gateway
@@ -133,7 +147,8 @@ pub async fn submit_as(
         key,
     });
     match gateway.store.record_operation(&op, key.as_ref()).await? {
-        Recorded::New => {}
+        // The entity is pending now (`syncState`).
+        Recorded::New => gateway.caches.responses.changed(),
         Recorded::Conflict => return Err(SubmitError::IdempotencyConflict),
         Recorded::Replay(id) => {
             let op = gateway.store.operation(id).await?.ok_or_else(|| {
@@ -292,10 +307,8 @@ async fn run(
     let audit = audit::entries(&op, &action, &sides, was_pending, before);
     // Only a create establishes a link; saving any other operation's copy of it would bring
     // back a link a delete that ran meanwhile removed.
+    // Saving it also takes over the records a read linked meanwhile (see `Store::save_outcome`).
     let keep_link = action.is_create() && (link.ghl_id.is_some() || link.baserow_row_id.is_some());
-    if keep_link {
-        take_over(gateway, &link).await?;
-    }
     let deleted = action.is_delete() && op.status == OperationStatus::Succeeded;
     // The echo notes of this execution's writes are saved with the outcome, not as each write
     // answers: one commit instead of one per write. No echo slips through for it. Until this
@@ -318,47 +331,6 @@ async fn run(
     }
     publish(gateway, &action, &op, &link);
     Ok(op)
-}
-
-/// Removes the links a read made for the records this create wrote or adopted: a read that
-/// found one of them before the outcome was saved gave it a gateway id of its own. A link that
-/// has operations of its own belongs to another entity and stays.
-async fn take_over(gateway: &Gateway, link: &Link) -> Result<(), StoreError> {
-    let store = &gateway.store;
-    let (by_ghl, by_row) = tokio::try_join!(
-        async {
-            match &link.ghl_id {
-                Some(id) => {
-                    store
-                        .links_by_ghl_ids(link.kind, std::slice::from_ref(id))
-                        .await
-                }
-                None => Ok(Vec::new()),
-            }
-        },
-        async {
-            match link.baserow_row_id {
-                Some(row) => store.links_by_baserow_ids(link.kind, &[row]).await,
-                None => Ok(Vec::new()),
-            }
-        },
-    )?;
-    let others = by_ghl.into_iter().chain(by_row);
-    let mut stale = Vec::new();
-    for other in others.filter(|o| o.id != link.id) {
-        if store
-            .later_operations(other.id, Uuid::nil())
-            .await?
-            .is_empty()
-        {
-            stale.push(other.id);
-        }
-    }
-    if !stale.is_empty() {
-        tracing::info!(entity = %link.id, ?stale, "taking over records a read had linked");
-        store.remove_links(&stale).await?;
-    }
-    Ok(())
 }
 
 /// A step cut off at the end of its lease: its outcome is unknown, as after a timeout.
@@ -574,6 +546,8 @@ pub fn next_delay(attempts: u32) -> chrono::Duration {
 }
 
 fn publish(gateway: &Gateway, action: &Action, op: &OperationRecord, link: &Link) {
+    // The store now holds the outcome (status, links): kept answers may read otherwise.
+    gateway.caches.responses.changed();
     if matches!(
         op.status,
         OperationStatus::Failed | OperationStatus::Compensated

@@ -320,6 +320,9 @@ pub trait Store: Send + Sync + 'static {
         key: Option<&IdempotencyKey>,
     ) -> Result<Recorded, StoreError>;
     /// Saves the operation's outcomes and, in the same transaction, the link it established.
+    /// A link is saved as the one link of its records: any other link of the kind naming its
+    /// GHL id or row id that has no operations of its own (a read linked the records before the
+    /// create's outcome was saved) is removed, with its children, in that transaction.
     async fn save_operation(
         &self,
         op: &OperationRecord,

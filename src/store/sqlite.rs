@@ -148,11 +148,9 @@ pub(super) async fn outcome_in(
     echoes: &[Echo],
 ) -> Result<(), StoreError> {
     super::sqlite_sync::insert_audit(conn, audit).await?;
-    for echo in echoes {
-        super::sqlite_sync::insert_echo(conn, &echo.system, &echo.record_id, &echo.fingerprint)
-            .await?;
-    }
+    super::sqlite_sync::insert_echoes(conn, echoes).await?;
     if let Some(link) = link {
+        take_over(conn, link).await?;
         upsert_link(conn, link).await?;
     }
     // Saving releases the worker's lease: the next attempt is governed by next_attempt_at.
@@ -234,6 +232,40 @@ async fn find_link(
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(link_from_row).transpose()
+}
+
+/// Removes the links a read made for the records `link` names: a read that found one of them
+/// before the outcome was saved gave it a gateway id of its own. A link with operations of its
+/// own belongs to another entity and stays (the link's upsert then fails on the unique index).
+async fn take_over(conn: &mut sqlx::SqliteConnection, link: &Link) -> Result<(), StoreError> {
+    if link.ghl_id.is_none() && link.baserow_row_id.is_none() {
+        return Ok(());
+    }
+    let taken: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM links WHERE kind = ?1 AND id <> ?2
+             AND ((?3 IS NOT NULL AND ghl_id = ?3) OR (?4 IS NOT NULL AND baserow_row_id = ?4))
+             AND NOT EXISTS (SELECT 1 FROM operations WHERE operations.entity_id = links.id)",
+    )
+    .bind(link.kind.as_str())
+    .bind(link.id.to_string())
+    .bind(&link.ghl_id)
+    .bind(link.baserow_row_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if taken.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(entity = %link.id, stale = ?taken, "taking over records a read had linked");
+    let ids = json_array(&taken);
+    sqlx::query("DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))")
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM links WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 async fn upsert_link(conn: &mut sqlx::SqliteConnection, link: &Link) -> Result<(), StoreError> {

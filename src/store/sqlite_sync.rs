@@ -223,24 +223,51 @@ pub(super) async fn insert_audit(
     conn: &mut sqlx::SqliteConnection,
     entries: &[AuditEntry],
 ) -> Result<(), StoreError> {
-    for e in entries {
-        sqlx::query(
-            "INSERT INTO audit (id, at, trigger, operation_id, entity_id, entity_kind, system,
-                 action, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.id.to_string())
-        .bind(e.at.to_rfc3339())
-        .bind(&e.trigger)
-        .bind(e.operation_id.map(|o| o.to_string()))
-        .bind(e.entity_id.map(|o| o.to_string()))
-        .bind(e.entity_kind.as_str())
-        .bind(&e.system)
-        .bind(&e.action)
-        .bind(e.before.as_ref().map(|v| v.to_string()))
-        .bind(e.after.as_ref().map(|v| v.to_string()))
-        .execute(&mut *conn)
-        .await?;
+    if entries.is_empty() {
+        return Ok(());
     }
+    // One statement for all of them.
+    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO audit (id, at, trigger, operation_id, entity_id, entity_kind, system, \
+         action, before, after) ",
+    );
+    insert.push_values(entries, |mut row, e| {
+        row.push_bind(e.id.to_string())
+            .push_bind(e.at.to_rfc3339())
+            .push_bind(e.trigger.clone())
+            .push_bind(e.operation_id.map(|o| o.to_string()))
+            .push_bind(e.entity_id.map(|o| o.to_string()))
+            .push_bind(e.entity_kind.as_str())
+            .push_bind(e.system.clone())
+            .push_bind(e.action.clone())
+            .push_bind(e.before.as_ref().map(|v| v.to_string()))
+            .push_bind(e.after.as_ref().map(|v| v.to_string()));
+    });
+    insert.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Notes the writes of `echoes` in the echo ledger within the caller's transaction, in one
+/// statement.
+pub(super) async fn insert_echoes(
+    conn: &mut sqlx::SqliteConnection,
+    echoes: &[super::Echo],
+) -> Result<(), StoreError> {
+    if echoes.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now().to_rfc3339();
+    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO echo_ledger (system, record_id, fingerprint, written_at) ",
+    );
+    insert.push_values(echoes, |mut row, e| {
+        row.push_bind(e.system.clone())
+            .push_bind(e.record_id.clone())
+            .push_bind(e.fingerprint.clone())
+            .push_bind(now.clone());
+    });
+    insert.push(" ON CONFLICT DO UPDATE SET written_at = excluded.written_at");
+    insert.build().execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -195,6 +195,8 @@ pub async fn sync_business(
         new_links.push(link);
     }
     let stored = store.ensure_links(&new_links).await.map_err(failed)?;
+    // Records linked now read with both ids.
+    gateway.caches.responses.changed();
 
     let results: Vec<(bool, Option<OperationStatus>)> =
         stream::iter(jobs.into_iter().map(|(index, action, create)| {

@@ -239,6 +239,8 @@ pub async fn full_sync(
     for chunk in links.chunks(500) {
         stored.extend(gateway.store.ensure_links(chunk).await?);
     }
+    // Records linked now read with both ids.
+    gateway.caches.responses.changed();
     let bar = progress_bar(options.progress, jobs.len() as u64);
     let mut results = stream::iter(jobs.into_iter().map(|(index, action)| {
         let entity = stored.get(index).map(|l| l.id);

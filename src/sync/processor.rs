@@ -61,6 +61,8 @@ pub async fn drain(gateway: &Gateway) -> Result<usize, crate::store::StoreError>
         for event in events {
             handled += 1;
             let result = apply(gateway, &event).await;
+            // Whatever the event linked or wrote, kept answers may read otherwise now.
+            gateway.caches.responses.changed();
             let (error, retry) = match &result {
                 Ok(_) => (None, Duration::ZERO),
                 // Waiting for the journal is not a failure: look again shortly.

@@ -14,6 +14,7 @@ mod helpers;
 mod mutations;
 mod operations;
 mod reads;
+mod responses;
 mod schema;
 mod security;
 mod subscriptions;

@@ -192,7 +192,8 @@ async fn the_mirror_policy_reads_tasks_and_notes_from_baserow_alone() {
     assert_eq!(app.gateway.calls.total("baserow"), 3);
     let node = &data["contacts"]["edges"][0]["node"];
     assert_eq!(node["freshness"]["servedFrom"], "GHL");
-    assert_eq!(node["freshness"]["maxStalenessSeconds"], 30);
+    // The contact cache's 30 s, plus the 2 s a kept whole answer lives.
+    assert_eq!(node["freshness"]["maxStalenessSeconds"], 32);
     assert_eq!(
         node["tasks"][0]["freshness"]["servedFrom"],
         "BASEROW_MIRROR"
@@ -317,6 +318,7 @@ async fn freshness_reports_the_cache_ttl_of_each_type() {
     use ghl_baserow_gateway::config::CacheOverride;
     let app = crate::helpers::spawn_app_with(|c| {
         c.cache.ttl_secs = 40;
+        c.cache.response_ttl_secs = 5;
         c.cache.tasks = Some(CacheOverride {
             ttl_secs: Some(120),
             max_entries: None,
@@ -331,7 +333,8 @@ async fn freshness_reports_the_cache_ttl_of_each_type() {
         )
         .await;
     let node = &data["contacts"]["edges"][0]["node"];
-    assert_eq!(node["freshness"]["maxStalenessSeconds"], 40, "{node}");
-    assert_eq!(node["tasks"][0]["freshness"]["maxStalenessSeconds"], 120);
-    assert_eq!(node["notes"][0]["freshness"]["maxStalenessSeconds"], 40);
+    // Each type's TTL plus the 5 s a kept whole answer may live.
+    assert_eq!(node["freshness"]["maxStalenessSeconds"], 45, "{node}");
+    assert_eq!(node["tasks"][0]["freshness"]["maxStalenessSeconds"], 125);
+    assert_eq!(node["notes"][0]["freshness"]["maxStalenessSeconds"], 45);
 }

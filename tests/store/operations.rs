@@ -343,3 +343,74 @@ async fn pending_entities_are_those_with_a_pending_operation() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_create_outcome_takes_over_the_links_a_read_made_for_its_records() {
+    each_store(|store| async move {
+        // A read linked the new GHL contact (and a task under it) before the create's outcome
+        // was saved; another entity's link to a Baserow row has an operation of its own.
+        let read_made = store
+            .ensure_links(&[link(EntityKind::Contact, Some("g-new"), None)])
+            .await
+            .unwrap()
+            .remove(0);
+        let mut child = link(EntityKind::Task, Some("t-1"), None);
+        child.parent_id = Some(read_made.id);
+        store.ensure_links(&[child]).await.unwrap();
+        let owned = store
+            .ensure_links(&[link(EntityKind::Contact, None, Some(41))])
+            .await
+            .unwrap()
+            .remove(0);
+        let mut other = OperationRecord::new("updateContact", Some(owned.id), json!({}));
+        other.status = OperationStatus::Succeeded;
+        store.insert_operation(&other).await.unwrap();
+
+        let mut op = OperationRecord::new("createContact", None, json!({"a": 1}));
+        store.insert_operation(&op).await.unwrap();
+        let created = link(EntityKind::Contact, Some("g-new"), Some(40));
+        op.entity_id = Some(created.id);
+        op.status = OperationStatus::Succeeded;
+        store
+            .save_outcome(&op, Some(&created), &[], &[])
+            .await
+            .unwrap();
+        let by_ghl = store
+            .links_by_ghl_ids(EntityKind::Contact, &["g-new".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            by_ghl.iter().map(|l| l.id).collect::<Vec<_>>(),
+            [created.id]
+        );
+        let children = store
+            .links_by_parents(EntityKind::Task, &[read_made.id])
+            .await
+            .unwrap();
+        assert!(
+            children.is_empty(),
+            "the taken-over link's children go with it"
+        );
+
+        // Taking the row another entity owns fails, and the outcome is not half-saved.
+        let mut second = OperationRecord::new("createContact", None, json!({"b": 2}));
+        store.insert_operation(&second).await.unwrap();
+        let clash = link(EntityKind::Contact, None, Some(41));
+        second.entity_id = Some(clash.id);
+        second.status = OperationStatus::Succeeded;
+        assert!(
+            store
+                .save_outcome(&second, Some(&clash), &[], &[])
+                .await
+                .is_err()
+        );
+        let kept = store
+            .links_by_baserow_ids(EntityKind::Contact, &[41])
+            .await
+            .unwrap();
+        assert_eq!(kept.iter().map(|l| l.id).collect::<Vec<_>>(), [owned.id]);
+        let loaded = store.operation(second.id).await.unwrap().unwrap();
+        assert_eq!(loaded.status, OperationStatus::Pending);
+    })
+    .await;
+}

@@ -160,6 +160,39 @@ async fn insert_if_absent(conn: &mut PgConnection, link: &Link) -> Result<bool, 
     Ok(inserted == 1)
 }
 
+/// Removes the links a read made for the records `link` names: a read that found one of them
+/// before the outcome was saved gave it a gateway id of its own. A link with operations of its
+/// own belongs to another entity and stays (the link's upsert then fails on the unique index).
+pub(super) async fn take_over(conn: &mut PgConnection, link: &Link) -> Result<(), StoreError> {
+    if link.ghl_id.is_none() && link.baserow_row_id.is_none() {
+        return Ok(());
+    }
+    let taken: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM links WHERE kind = $1 AND id <> $2
+             AND (($3::text IS NOT NULL AND ghl_id = $3) OR ($4::bigint IS NOT NULL AND baserow_row_id = $4))
+             AND NOT EXISTS (SELECT 1 FROM operations WHERE operations.entity_id = links.id)",
+    )
+    .bind(link.kind.as_str())
+    .bind(link.id)
+    .bind(&link.ghl_id)
+    .bind(link.baserow_row_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if taken.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(entity = %link.id, stale = ?taken, "taking over records a read had linked");
+    sqlx::query("DELETE FROM links WHERE parent_id = ANY($1)")
+        .bind(&taken)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM links WHERE id = ANY($1)")
+        .bind(&taken)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Writes `link` under its id, replacing both sides and the parent of a link already there.
 pub(super) async fn upsert(conn: &mut PgConnection, link: &Link) -> Result<(), StoreError> {
     sqlx::query(

@@ -136,6 +136,7 @@ pub(super) async fn save_in(
     link: Option<&Link>,
 ) -> Result<(), StoreError> {
     if let Some(link) = link {
+        links::take_over(conn, link).await?;
         links::upsert(conn, link).await?;
     }
     // Saving releases the worker's lease: the next attempt is governed by next_attempt_at.
