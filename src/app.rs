@@ -204,8 +204,8 @@ async fn graphql_handler(
             let responses = &state.gateway.caches.responses;
             match responses.lookup(&principal, &mut request).await {
                 Lookup::Hit(body) => {
-                    let operation = request.operation_name.as_deref();
-                    metrics.observe_graphql(operation, "ok", started.elapsed());
+                    let operation = ops::correlation::operation_name(&mut request);
+                    metrics.observe_graphql(operation.as_deref(), "ok", started.elapsed());
                     return graphql_body(body);
                 }
                 Lookup::Miss(ticket) => {
