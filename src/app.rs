@@ -245,7 +245,7 @@ async fn graphql_handler(
 }
 
 /// A serialized GraphQL answer, with the content type `GraphQLResponse` gives one.
-fn graphql_body(body: String) -> Response {
+fn graphql_body(body: axum::body::Bytes) -> Response {
     (
         [(header::CONTENT_TYPE, "application/graphql-response+json")],
         body,

@@ -4,12 +4,15 @@ use std::collections::{HashMap, HashSet};
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Object, Result, dataloader::Loader};
 
 use super::{
     contact::{Contact, Freshness},
     errors, ids,
-    loaders::{BaserowNotesKey, BaserowTasksKey, ChildLinksKey, GhlNotesKey, GhlTasksKey},
+    loaders::{
+        BaserowNotesKey, BaserowTasksKey, CachedKey, ChildLinksKey, GhlNotesKey, GhlTasksKey,
+        LoadError, Loaders, UpstreamLoader,
+    },
 };
 use crate::{
     auth::{Scope, ScopeGuard},
@@ -478,42 +481,26 @@ pub async fn prefetch(gateway: &Gateway, parents: &[Link], wanted: Wanted) {
             .filter_map(|p| p.ghl_id.clone())
     };
     let rows = || parents.iter().filter_map(|p| p.baserow_row_id);
-    let read = &gateway.config.read;
-    let loader = &gateway.loader;
-    let results = futures::join!(
-        async {
-            if tasks {
-                loader
-                    .load_many(in_ghl(read.tasks).map(GhlTasksKey))
-                    .await?;
-            }
-            Ok::<_, crate::graphql::loaders::LoadError>(())
-        },
-        async {
-            if tasks {
-                loader.load_many(rows().map(BaserowTasksKey)).await?;
-            }
-            Ok(())
-        },
-        async {
-            if notes {
-                loader
-                    .load_many(in_ghl(read.notes).map(GhlNotesKey))
-                    .await?;
-            }
-            Ok(())
-        },
-        async {
-            if notes {
-                loader.load_many(rows().map(BaserowNotesKey)).await?;
-            }
-            Ok(())
-        },
+    let (read, loader) = (&gateway.config.read, &gateway.loader);
+    futures::join!(
+        warm(loader, tasks, in_ghl(read.tasks).map(GhlTasksKey)),
+        warm(loader, tasks, rows().map(BaserowTasksKey)),
+        warm(loader, notes, in_ghl(read.notes).map(GhlNotesKey)),
+        warm(loader, notes, rows().map(BaserowNotesKey)),
     );
-    for result in [results.0, results.1, results.2, results.3] {
-        if let Err(error) = result {
-            tracing::debug!(%error, "prefetching child lists failed; the fields load their own");
-        }
+}
+
+/// Loads `keys` into their cache when `on`; a failure is left for the fields to meet.
+async fn warm<K>(loader: &Loaders, on: bool, keys: impl IntoIterator<Item = K>)
+where
+    K: CachedKey,
+    UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
+{
+    if !on {
+        return;
+    }
+    if let Err(error) = loader.load_many(keys).await {
+        tracing::debug!(%error, "prefetching child lists failed; the fields load their own");
     }
 }
 

@@ -26,6 +26,7 @@ use std::sync::{
 use std::time::Duration;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+use axum::body::Bytes;
 use moka::future::Cache;
 
 use super::cache_bus::CacheBus;
@@ -66,7 +67,7 @@ struct Inner {
 
 struct Kept {
     version: (u64, u64),
-    body: String,
+    body: Bytes,
 }
 
 /// A request whose answer may be kept: where, and the state it is computed against.
@@ -78,7 +79,7 @@ pub struct Ticket {
 /// What the cache holds for a request.
 pub enum Lookup {
     /// The answer, serialized.
-    Hit(String),
+    Hit(Bytes),
     /// Not held (or no longer current): keep the answer with [`ResponseCache::keep`].
     Miss(Ticket),
     /// Not a request whose answer is kept.
@@ -154,11 +155,11 @@ impl ResponseCache {
 
     /// Keeps a successful answer computed under `ticket`, and returns it serialized; `None`
     /// for an answer that sets HTTP headers (sent as async-graphql sends it, and not kept).
-    pub async fn keep(&self, ticket: Ticket, response: &async_graphql::Response) -> Option<String> {
+    pub async fn keep(&self, ticket: Ticket, response: &async_graphql::Response) -> Option<Bytes> {
         if !response.http_headers.is_empty() || response.cache_control.value().is_some() {
             return None;
         }
-        let body = serde_json::to_string(response).ok()?;
+        let body = Bytes::from(serde_json::to_vec(response).ok()?);
         if let Some(kept) = &self.kept
             && response.is_ok()
             && self.version() == ticket.version

@@ -256,13 +256,18 @@ async fn take_over(conn: &mut sqlx::SqliteConnection, link: &Link) -> Result<(),
         return Ok(());
     }
     tracing::info!(entity = %link.id, stale = ?taken, "taking over records a read had linked");
-    let ids = json_array(&taken);
+    remove_links_in(conn, &json_array(&taken)).await
+}
+
+/// Removes the links `ids` (a JSON array) names, and their children, inside the caller's
+/// transaction.
+async fn remove_links_in(conn: &mut sqlx::SqliteConnection, ids: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))")
-        .bind(&ids)
+        .bind(ids)
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM links WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(&ids)
+        .bind(ids)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -519,16 +524,8 @@ impl Store for SqliteStore {
 
     async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError> {
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-        let ids = json_array(&ids);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM links WHERE id IN (SELECT value FROM json_each(?))")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
+        remove_links_in(&mut tx, &json_array(&ids)).await?;
         tx.commit().await?;
         Ok(())
     }

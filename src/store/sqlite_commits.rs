@@ -149,12 +149,8 @@ async fn commit_group(writer: &SqlitePool, group: Vec<Write>) {
         Err(e) => return refuse(group, &e),
     };
     let mut results = Vec::with_capacity(group.len());
-    let last = group.len().saturating_sub(1);
-    let mut opened = false;
-    for (i, write) in group.into_iter().enumerate() {
-        let (held, next_opened) = apply(&mut tx, write, opened, i == last).await;
-        results.push(held);
-        opened = next_opened;
+    for write in group {
+        results.push(apply(&mut tx, write).await);
     }
     let failed = tx.commit().await.err().map(|e| e.to_string());
     if let Some(error) = &failed {
@@ -181,17 +177,10 @@ fn held(write: Write, error: StoreError) -> Held {
     }
 }
 
-/// Runs one write inside its own savepoint; a failure rolls back that write alone. The end of
-/// one savepoint and the start of the next go to SQLite in one call: `opened` says the previous
-/// write opened this one's; unless `last`, this one opens the next's, and says whether it did.
-async fn apply(
-    conn: &mut SqliteConnection,
-    write: Write,
-    opened: bool,
-    last: bool,
-) -> (Held, bool) {
-    if !opened && let Err(e) = sqlx::query("SAVEPOINT write").execute(&mut *conn).await {
-        return (held(write, e.into()), false);
+/// Runs one write inside its own savepoint; a failure rolls back that write alone.
+async fn apply(conn: &mut SqliteConnection, write: Write) -> Held {
+    if let Err(e) = sqlx::query("SAVEPOINT write").execute(&mut *conn).await {
+        return held(write, e.into());
     }
     let result = match write {
         Write::Record { op, key, done } => Held::Record(
@@ -209,15 +198,13 @@ async fn apply(
             super::sqlite::outcome_in(conn, &op, link.as_ref(), &audit, &echoes).await,
         ),
     };
-    let end = match (result.is_ok(), last) {
-        (true, true) => "RELEASE write",
-        (true, false) => "RELEASE write; SAVEPOINT write",
-        (false, true) => "ROLLBACK TO write; RELEASE write",
-        (false, false) => "ROLLBACK TO write; RELEASE write; SAVEPOINT write",
+    let end = if result.is_ok() {
+        "RELEASE write"
+    } else {
+        "ROLLBACK TO write; RELEASE write"
     };
-    let ended = sqlx::raw_sql(end).execute(&mut *conn).await;
-    if let Err(e) = &ended {
+    if let Err(e) = sqlx::raw_sql(end).execute(&mut *conn).await {
         tracing::warn!(error = %e, "ending a write's savepoint failed");
     }
-    (result, !last && ended.is_ok())
+    result
 }

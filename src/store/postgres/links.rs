@@ -182,15 +182,7 @@ pub(super) async fn take_over(conn: &mut PgConnection, link: &Link) -> Result<()
         return Ok(());
     }
     tracing::info!(entity = %link.id, stale = ?taken, "taking over records a read had linked");
-    sqlx::query("DELETE FROM links WHERE parent_id = ANY($1)")
-        .bind(&taken)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM links WHERE id = ANY($1)")
-        .bind(&taken)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    remove_in(conn, &taken).await
 }
 
 /// Writes `link` under its id, replacing both sides and the parent of a link already there.
@@ -215,14 +207,20 @@ pub(super) async fn upsert(conn: &mut PgConnection, link: &Link) -> Result<(), S
 
 pub(super) async fn remove(pool: &PgPool, ids: &[Uuid]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    remove_in(&mut tx, ids).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes the links `ids`, and their children, inside the caller's transaction.
+async fn remove_in(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM links WHERE parent_id = ANY($1)")
         .bind(ids)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM links WHERE id = ANY($1)")
         .bind(ids)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
