@@ -308,8 +308,8 @@ async fn run(
     // Only a create establishes a link; saving any other operation's copy of it would bring
     // back a link a delete that ran meanwhile removed.
     // Saving it also takes over the records a read linked meanwhile (see `Store::save_outcome`).
+    // A delete that succeeded, or a create undone, ends the link in the same transaction.
     let keep_link = action.is_create() && (link.ghl_id.is_some() || link.baserow_row_id.is_some());
-    let deleted = action.is_delete() && op.status == OperationStatus::Succeeded;
     // The echo notes of this execution's writes are saved with the outcome, not as each write
     // answers: one commit instead of one per write. No echo slips through for it. Until this
     // commit the operation is `PENDING` in the store (recorded so before the first write), and
@@ -319,16 +319,8 @@ async fn run(
     // looks again once the pending check has passed (`sync::processor`).
     gateway
         .store
-        .save_outcome(
-            &op,
-            (keep_link && !deleted).then_some(&link),
-            &audit,
-            &echoes,
-        )
+        .save_outcome(&op, keep_link.then_some(&link), &audit, &echoes)
         .await?;
-    if deleted || op.status == OperationStatus::Compensated {
-        gateway.store.remove_links(&[link.id]).await?;
-    }
     publish(gateway, &action, &op, &link);
     Ok(op)
 }

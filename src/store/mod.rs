@@ -184,6 +184,16 @@ impl SideRecord {
 }
 
 impl OperationRecord {
+    /// Whether saving this outcome ends the entity's link: a delete that succeeded, or a
+    /// create undone on the side that took it (`COMPENSATED`).
+    pub fn ends_link(&self) -> bool {
+        match self.status {
+            OperationStatus::Compensated => true,
+            OperationStatus::Succeeded => self.kind.starts_with("delete"),
+            _ => false,
+        }
+    }
+
     pub fn new(kind: &str, entity_id: Option<Uuid>, input: serde_json::Value) -> Self {
         let now = Utc::now();
         Self {
@@ -322,7 +332,9 @@ pub trait Store: Send + Sync + 'static {
     /// Saves the operation's outcomes and, in the same transaction, the link it established.
     /// A link is saved as the one link of its records: any other link of the kind naming its
     /// GHL id or row id that has no operations of its own (a read linked the records before the
-    /// create's outcome was saved) is removed, with its children, in that transaction.
+    /// create's outcome was saved) is removed, with its children, in that transaction. An
+    /// outcome that ends its entity ([`OperationRecord::ends_link`]) removes the entity's link,
+    /// with its children, in that transaction too.
     async fn save_operation(
         &self,
         op: &OperationRecord,

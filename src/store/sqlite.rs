@@ -172,6 +172,9 @@ pub(super) async fn outcome_in(
     .bind(op.id.to_string())
     .execute(&mut *conn)
     .await?;
+    if let Some(entity) = op.entity_id.filter(|_| op.ends_link()) {
+        remove_links_in(conn, &json_array(&[entity.to_string()])).await?;
+    }
     Ok(())
 }
 

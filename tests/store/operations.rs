@@ -414,3 +414,67 @@ async fn a_create_outcome_takes_over_the_links_a_read_made_for_its_records() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_outcome_that_ends_its_entity_removes_its_link_in_the_same_commit() {
+    each_store(|store| async move {
+        let contact = store
+            .ensure_links(&[link(EntityKind::Contact, Some("g-del"), Some(50))])
+            .await
+            .unwrap()
+            .remove(0);
+        let mut task = link(EntityKind::Task, Some("t-del"), None);
+        task.parent_id = Some(contact.id);
+        store.ensure_links(&[task]).await.unwrap();
+
+        // A delete still pending keeps the link; the one that succeeded ends it, children too.
+        let mut delete = OperationRecord::new("deleteContact", Some(contact.id), json!({}));
+        store.insert_operation(&delete).await.unwrap();
+        store.save_outcome(&delete, None, &[], &[]).await.unwrap();
+        assert_eq!(
+            store
+                .links_by_ids(EntityKind::Contact, &[contact.id])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        delete.status = OperationStatus::Succeeded;
+        store.save_outcome(&delete, None, &[], &[]).await.unwrap();
+        assert!(
+            store
+                .links_by_ids(EntityKind::Contact, &[contact.id])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let children = store
+            .links_by_parents(EntityKind::Task, &[contact.id])
+            .await
+            .unwrap();
+        assert!(children.is_empty(), "{children:?}");
+
+        // A create undone on the side that took it leaves no link either.
+        let mut create = OperationRecord::new("createContact", None, json!({}));
+        store.insert_operation(&create).await.unwrap();
+        let created = link(EntityKind::Contact, Some("g-undone"), None);
+        create.entity_id = Some(created.id);
+        create.status = OperationStatus::Compensated;
+        store
+            .save_outcome(&create, Some(&created), &[], &[])
+            .await
+            .unwrap();
+        assert!(
+            store
+                .links_by_ids(EntityKind::Contact, &[created.id])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.operation(create.id).await.unwrap().unwrap().status,
+            OperationStatus::Compensated
+        );
+    })
+    .await;
+}

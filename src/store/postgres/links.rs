@@ -213,7 +213,7 @@ pub(super) async fn remove(pool: &PgPool, ids: &[Uuid]) -> Result<(), StoreError
 }
 
 /// Removes the links `ids`, and their children, inside the caller's transaction.
-async fn remove_in(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+pub(super) async fn remove_in(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM links WHERE parent_id = ANY($1)")
         .bind(ids)
         .execute(&mut *conn)

@@ -158,6 +158,9 @@ pub(super) async fn save_in(
     .bind(op.id)
     .execute(&mut *conn)
     .await?;
+    if let Some(entity) = op.entity_id.filter(|_| op.ends_link()) {
+        links::remove_in(conn, &[entity]).await?;
+    }
     Ok(())
 }
 
