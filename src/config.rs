@@ -478,7 +478,7 @@ pub struct BaserowConfig {
     pub admin_password: Option<SecretString>,
 }
 
-fn default_baserow_concurrency() -> usize {
+pub(crate) fn default_baserow_concurrency() -> usize {
     10
 }
 

@@ -50,6 +50,11 @@ pub(super) const LOAD_LIMIT: Duration = Duration::from_secs(30);
 /// alongside), then their tasks and notes (concurrently).
 const CRITICAL_PATH: u32 = 2;
 
+/// The gateway's cap on Baserow requests in flight. The simulated server, like a self-hosted
+/// Baserow, does not throttle; the default cap (10) is baserow.io's, and 16 clients writing at
+/// once would queue on it (W1 measures that case too).
+pub(super) const BASEROW_CONCURRENCY: usize = 32;
+
 /// Long enough that the warm load never sees an entry expire (the default is 30 s).
 const CACHE_TTL_SECS: u64 = 300;
 
@@ -94,6 +99,15 @@ impl Rig {
 
     /// [`Rig::start`] with one read policy (`live` or `mirror`) for contacts, tasks and notes.
     pub async fn start_with(name: &str, policy: &str) -> anyhow::Result<Rig> {
+        Self::start_capped(name, policy, BASEROW_CONCURRENCY).await
+    }
+
+    /// [`Rig::start_with`] with the gateway's cap on Baserow requests in flight.
+    pub async fn start_capped(
+        name: &str,
+        policy: &str,
+        baserow_concurrency: usize,
+    ) -> anyhow::Result<Rig> {
         let scratch = std::env::temp_dir().join(format!("{name}-{}", demo::random_string(12)));
         std::fs::create_dir_all(&scratch)?;
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -121,6 +135,7 @@ impl Rig {
             "[auth]\njwt_secret = {secret:?}\n[store]\nurl = {store:?}\n\
              [ghl]\nbase_url = {ghl_url:?}\nlocation_id = {location:?}\ntoken = {ghl_token:?}\n\
              [baserow]\nbase_url = {baserow_url:?}\ntoken = {baserow_token:?}\n\
+             max_concurrency = {baserow_concurrency}\n\
              tables = {{ contacts = {}, tasks = {}, notes = {}, businesses = {} }}\n\
              [sync]\npoll_interval_secs = 0\n[cache]\nttl_secs = {CACHE_TTL_SECS}\n\
              [read]\ncontacts = {policy:?}\ntasks = {policy:?}\nnotes = {policy:?}\n",

@@ -42,13 +42,22 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&writer).await?;
+        // The WAL file the group commit flushes (an in-memory database has none).
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&writer)
+            .await?;
+        let wal = mode.eq_ignore_ascii_case("wal").then(|| {
+            let mut path = options.get_filename().as_os_str().to_owned();
+            path.push("-wal");
+            std::path::PathBuf::from(path)
+        });
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         Ok(Self {
             pool,
-            commits: Commits::start(writer.clone()),
+            commits: Commits::start(writer.clone(), wal),
             writer,
             lookups: LookupCounter::default(),
         })
@@ -77,107 +86,6 @@ impl SqliteStore {
 
 const LINK_COLUMNS: &str = "id, kind, ghl_id, baserow_row_id, parent_id";
 
-/// Records a new operation (and its idempotency key) inside the caller's transaction.
-pub(super) async fn record_in(
-    conn: &mut sqlx::SqliteConnection,
-    op: &OperationRecord,
-    key: Option<&IdempotencyKey>,
-) -> Result<Recorded, StoreError> {
-    if let Some(key) = key {
-        let seen = sqlx::query(
-            "SELECT request_hash, operation_id FROM idempotency_keys WHERE subject = ? AND key = ?",
-        )
-        .bind(&key.subject)
-        .bind(&key.key)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(row) = seen {
-            let hash: String = row.try_get("request_hash")?;
-            return Ok(if hash == key.request_hash {
-                Recorded::Replay(parse_uuid(row.try_get("operation_id")?)?)
-            } else {
-                Recorded::Conflict
-            });
-        }
-    }
-    sqlx::query(
-        "INSERT INTO operations (id, kind, entity_id, input, status, ghl_outcome, ghl_error,
-             baserow_outcome, baserow_error, created_at, updated_at, attempts,
-             next_attempt_at, trigger)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(op.id.to_string())
-    .bind(&op.kind)
-    .bind(op.entity_id.map(|e| e.to_string()))
-    .bind(op.input.to_string())
-    .bind(op.status.as_str())
-    .bind(op.ghl.outcome.as_str())
-    .bind(&op.ghl.error)
-    .bind(op.baserow.outcome.as_str())
-    .bind(&op.baserow.error)
-    .bind(op.created_at.to_rfc3339())
-    .bind(op.updated_at.to_rfc3339())
-    .bind(i64::from(op.attempts))
-    .bind(op.next_attempt_at.map(|t| t.to_rfc3339()))
-    .bind(&op.trigger)
-    .execute(&mut *conn)
-    .await?;
-    if let Some(key) = key {
-        sqlx::query(
-            "INSERT INTO idempotency_keys (key, subject, request_hash, operation_id, created_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&key.key)
-        .bind(&key.subject)
-        .bind(&key.request_hash)
-        .bind(op.id.to_string())
-        .bind(Utc::now().to_rfc3339())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(Recorded::New)
-}
-
-/// Saves an operation's outcome with its link, audit entries and echo notes inside the
-/// caller's transaction.
-pub(super) async fn outcome_in(
-    conn: &mut sqlx::SqliteConnection,
-    op: &OperationRecord,
-    link: Option<&Link>,
-    audit: &[AuditEntry],
-    echoes: &[Echo],
-) -> Result<(), StoreError> {
-    super::sqlite_sync::insert_audit(conn, audit).await?;
-    super::sqlite_sync::insert_echoes(conn, echoes).await?;
-    if let Some(link) = link {
-        take_over(conn, link).await?;
-        upsert_link(conn, link).await?;
-    }
-    // Saving releases the worker's lease: the next attempt is governed by next_attempt_at.
-    sqlx::query(
-        "UPDATE operations SET entity_id = ?, status = ?, ghl_outcome = ?, ghl_error = ?,
-             baserow_outcome = ?, baserow_error = ?, updated_at = ?, attempts = ?,
-             next_attempt_at = ?, lease_until = NULL, input = ? WHERE id = ?",
-    )
-    .bind(op.entity_id.map(|e| e.to_string()))
-    .bind(op.status.as_str())
-    .bind(op.ghl.outcome.as_str())
-    .bind(&op.ghl.error)
-    .bind(op.baserow.outcome.as_str())
-    .bind(&op.baserow.error)
-    .bind(Utc::now().to_rfc3339())
-    .bind(i64::from(op.attempts))
-    .bind(op.next_attempt_at.map(|t| t.to_rfc3339()))
-    .bind(op.input.to_string())
-    .bind(op.id.to_string())
-    .execute(&mut *conn)
-    .await?;
-    if let Some(entity) = op.entity_id.filter(|_| op.ends_link()) {
-        remove_links_in(conn, &json_array(&[entity.to_string()])).await?;
-    }
-    Ok(())
-}
-
 fn link_from_row(row: &SqliteRow) -> Result<Link, StoreError> {
     Ok(Link {
         id: parse_uuid(row.try_get("id")?)?,
@@ -191,11 +99,11 @@ fn link_from_row(row: &SqliteRow) -> Result<Link, StoreError> {
     })
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("bad id {s:?}: {e}")))
 }
 
-fn json_array<T: serde::Serialize>(items: &[T]) -> String {
+pub(super) fn json_array<T: serde::Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
@@ -237,63 +145,41 @@ async fn find_link(
     row.as_ref().map(link_from_row).transpose()
 }
 
-/// Removes the links a read made for the records `link` names: a read that found one of them
-/// before the outcome was saved gave it a gateway id of its own. A link with operations of its
-/// own belongs to another entity and stays (the link's upsert then fails on the unique index).
-async fn take_over(conn: &mut sqlx::SqliteConnection, link: &Link) -> Result<(), StoreError> {
-    if link.ghl_id.is_none() && link.baserow_row_id.is_none() {
-        return Ok(());
-    }
-    let taken: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM links WHERE kind = ?1 AND id <> ?2
-             AND ((?3 IS NOT NULL AND ghl_id = ?3) OR (?4 IS NOT NULL AND baserow_row_id = ?4))
-             AND NOT EXISTS (SELECT 1 FROM operations WHERE operations.entity_id = links.id)",
-    )
-    .bind(link.kind.as_str())
-    .bind(link.id.to_string())
-    .bind(&link.ghl_id)
-    .bind(link.baserow_row_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    if taken.is_empty() {
-        return Ok(());
-    }
-    tracing::info!(entity = %link.id, stale = ?taken, "taking over records a read had linked");
-    remove_links_in(conn, &json_array(&taken)).await
-}
-
 /// Removes the links `ids` (a JSON array) names, and their children, inside the caller's
 /// transaction.
 async fn remove_links_in(conn: &mut sqlx::SqliteConnection, ids: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))")
-        .bind(ids)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM links WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(ids)
-        .execute(&mut *conn)
-        .await?;
+    for sql in REMOVE_LINKS {
+        sqlx::query(sql).bind(ids).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
+/// Removing the links a JSON array names: their children first, then them.
+pub(super) const REMOVE_LINKS: [&str; 2] = [
+    "DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))",
+    "DELETE FROM links WHERE id IN (SELECT value FROM json_each(?))",
+];
+
+/// Saving a link: id, kind, ghl_id, baserow_row_id, parent_id, created_at, updated_at.
+pub(super) const UPSERT_LINK: &str = "INSERT INTO links
+         (id, kind, ghl_id, baserow_row_id, parent_id, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT(id) DO UPDATE SET ghl_id = excluded.ghl_id,
+         baserow_row_id = excluded.baserow_row_id, parent_id = excluded.parent_id,
+         updated_at = excluded.updated_at";
+
 async fn upsert_link(conn: &mut sqlx::SqliteConnection, link: &Link) -> Result<(), StoreError> {
     let now = Utc::now().to_rfc3339();
-    sqlx::query(
-        "INSERT INTO links (id, kind, ghl_id, baserow_row_id, parent_id, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(id) DO UPDATE SET ghl_id = excluded.ghl_id,
-             baserow_row_id = excluded.baserow_row_id, parent_id = excluded.parent_id,
-             updated_at = excluded.updated_at",
-    )
-    .bind(link.id.to_string())
-    .bind(link.kind.as_str())
-    .bind(&link.ghl_id)
-    .bind(link.baserow_row_id)
-    .bind(link.parent_id.map(|p| p.to_string()))
-    .bind(&now)
-    .bind(&now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(UPSERT_LINK)
+        .bind(link.id.to_string())
+        .bind(link.kind.as_str())
+        .bind(&link.ghl_id)
+        .bind(link.baserow_row_id)
+        .bind(link.parent_id.map(|p| p.to_string()))
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -624,6 +510,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         (SqliteStore::connect(&url).await.unwrap(), dir)
+    }
+
+    /// The group commit leaves the disk to its flusher for its own transactions only: the
+    /// write connection's other transactions (links, the sync's, the inbox's) still wait for it.
+    #[tokio::test]
+    async fn a_group_commit_leaves_the_writers_other_transactions_waiting_for_the_disk() {
+        let (store, _dir) = store().await;
+        let op = OperationRecord::new("createContact", Some(Uuid::now_v7()), serde_json::json!({}));
+        assert!(matches!(
+            store.record_operation(&op, None).await.unwrap(),
+            Recorded::New
+        ));
+        let mut done = op.clone();
+        done.status = OperationStatus::Succeeded;
+        store.save_outcome(&done, None, &[], &[]).await.unwrap();
+        // 2 = FULL: each commit waits for its fsync.
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(store.writer())
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2);
+        let saved = store.operation(op.id).await.unwrap().unwrap();
+        assert_eq!(saved.status, OperationStatus::Succeeded);
     }
 
     #[tokio::test]

@@ -1,13 +1,35 @@
 //! Group commit for the SQLite store's two hottest writes: recording an operation before its
-//! first upstream write, and saving its outcome. A commit waits for its fsync; every write
-//! that arrives while one commits waits for the next, and they all share it. One transaction
-//! holds them, each inside a savepoint of its own, so a write that fails is rolled back alone
-//! and the others still commit; each caller is answered once the commit holding its write is
-//! durable.
+//! first upstream write, and saving its outcome. Every write that arrives while one group
+//! commits waits for the next group, and they all share its transaction, each inside a
+//! savepoint of its own, so a write that fails is rolled back alone and the others still
+//! commit.
+//!
+//! Only a record has to be durable before its caller goes on: it is what lets a resumed
+//! operation find the upstream writes made after it. An outcome does not: were it lost to a
+//! power cut, its operation would be pending again and be resumed, finding its creates by
+//! their markers and skipping what it already wrote, and come to the same result. So a group
+//! is committed without waiting for the disk (`synchronous = NORMAL`: its pages reach the
+//! WAL file, safe from a crash of the process), and the WAL is then flushed to disk beside
+//! the commits (see [`Flusher`]): an outcome's caller is answered when its group commits, a
+//! record's once a flush that began after that commit has ended. The next group does not
+//! wait for that flush, and one flush serves every group committed before it began. The WAL
+//! is written in order, so a flushed record makes every earlier commit durable too: a power
+//! cut can lose only outcomes newer than the last flushed record.
+//!
+//! A group runs in one go on a blocking thread, on the SQLite handle of the store's write
+//! connection (locked out of sqlx's worker meanwhile): sent one by one to sqlx's worker, its
+//! dozen or more statements each cost a hand-off between threads, and on a busy machine each
+//! hand-off waits for its thread to be scheduled, which made a group take milliseconds.
 
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use std::path::PathBuf;
+
+use chrono::Utc;
+use rusqlite::{OptionalExtension, params};
+use sqlx::{Sqlite, SqlitePool, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::sqlite::{REMOVE_LINKS, UPSERT_LINK, json_array, parse_uuid};
+use super::sqlite_sync::{INSERT_AUDIT, INSERT_ECHO};
 use super::{AuditEntry, Echo, IdempotencyKey, Link, OperationRecord, Recorded, StoreError};
 
 /// The most writes one commit takes; more wait for the next.
@@ -79,9 +101,12 @@ pub(super) struct Commits {
 
 impl Commits {
     /// Starts the task that commits the queued writes through `writer` (the store's one write
-    /// connection); it ends when the store is dropped.
-    pub fn start(writer: SqlitePool) -> Self {
+    /// connection); it ends when the store is dropped. `wal` is the database's WAL file, or
+    /// `None` when the database has none (in memory): every commit then waits for the disk
+    /// as SQLite's own setting says.
+    pub fn start(writer: SqlitePool, wal: Option<PathBuf>) -> Self {
         let (queue, mut waiting) = mpsc::unbounded_channel::<Write>();
+        let flusher = wal.map(Flusher::start);
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
                 let mut group = vec![first];
@@ -91,7 +116,7 @@ impl Commits {
                         Err(_) => break,
                     }
                 }
-                commit_group(&writer, group).await;
+                commit_group(&writer, flusher.as_ref(), group).await;
             }
         });
         Commits { queue }
@@ -139,34 +164,155 @@ fn stopped() -> StoreError {
 }
 
 /// One transaction for the whole group, a savepoint per write.
-async fn commit_group(writer: &SqlitePool, group: Vec<Write>) {
-    let mut conn = match writer.acquire().await {
+async fn commit_group(writer: &SqlitePool, flusher: Option<&Flusher>, group: Vec<Write>) {
+    let conn = match writer.acquire().await {
         Ok(conn) => conn,
-        Err(e) => return refuse(group, &e),
+        Err(e) => return refuse(group, &e.to_string()),
     };
-    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
-        Ok(tx) => tx,
-        Err(e) => return refuse(group, &e),
-    };
-    let mut results = Vec::with_capacity(group.len());
-    for write in group {
-        results.push(apply(&mut tx, write).await);
-    }
-    let failed = tx.commit().await.err().map(|e| e.to_string());
-    if let Some(error) = &failed {
-        tracing::warn!(%error, writes = results.len(), "a group commit failed");
-    }
+    let lazy = flusher.is_some();
+    let (results, failed) =
+        match tokio::task::spawn_blocking(move || run_group(conn, lazy, group)).await {
+            Ok(ran) => ran,
+            // The writes' senders went with the task: their callers hear that the store stopped.
+            Err(e) => return tracing::error!(error = %e, "a group commit's thread failed"),
+        };
+    let mut records = Vec::new();
     for result in results {
-        result.answer(failed.as_deref());
+        match (result, flusher) {
+            (held @ Held::Record(..), Some(_)) if failed.is_none() => records.push(held),
+            (held, _) => held.answer(failed.as_deref()),
+        }
+    }
+    if let Some(flusher) = flusher
+        && !records.is_empty()
+    {
+        flusher.after_flush(records);
+    }
+}
+
+/// Runs a group's transaction on the connection's SQLite handle: the results of its writes,
+/// and the commit's error if it failed. `lazy`: the commit does not wait for the disk.
+fn run_group(
+    mut conn: PoolConnection<Sqlite>,
+    lazy: bool,
+    group: Vec<Write>,
+) -> (Vec<Held>, Option<String>) {
+    let refused = |group: Vec<Write>, error: &str| {
+        let held = group
+            .into_iter()
+            .map(|write| held(write, unavailable(error)))
+            .collect();
+        (held, None)
+    };
+    let mut handle = match futures::executor::block_on(conn.lock_handle()) {
+        Ok(handle) => handle,
+        Err(e) => return refused(group, &e.to_string()),
+    };
+    // SAFETY: the handle is locked out of sqlx's worker until `handle` drops, and `db` (which
+    // does not close the handle) drops before it; `db` runs only the statements below and
+    // leaves no transaction open.
+    let db = match unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) } {
+        Ok(db) => db,
+        Err(e) => return refused(group, &e.to_string()),
+    };
+    let begin = if lazy {
+        // The writer's other transactions (links, the sync's, the inbox's) keep waiting for
+        // the disk; only this one leaves it to the flusher.
+        "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE"
+    } else {
+        "BEGIN IMMEDIATE"
+    };
+    let ran = match db.execute_batch(begin) {
+        Ok(()) => {
+            let results: Vec<Held> = group.into_iter().map(|write| apply(&db, write)).collect();
+            let failed = db.execute_batch("COMMIT").err().map(|e| e.to_string());
+            if let Some(error) = &failed {
+                tracing::warn!(%error, writes = results.len(), "a group commit failed");
+            }
+            (results, failed)
+        }
+        Err(e) => refused(group, &e.to_string()),
+    };
+    let mut end = Vec::new();
+    if !db.is_autocommit() {
+        end.push(db.execute_batch("ROLLBACK"));
+    }
+    if lazy {
+        end.push(db.execute_batch("PRAGMA synchronous = FULL"));
+    }
+    drop(db);
+    drop(handle);
+    if let Some(Err(e)) = end.into_iter().find(Result::is_err) {
+        // A connection left in a transaction or without its setting must not serve again.
+        tracing::error!(error = %e, "ending a group commit failed; closing the writer");
+        conn.close_on_drop();
+    }
+    ran
+}
+
+/// Flushes the WAL file to disk for the records committed without waiting for it, one flush
+/// for all those committed while the last one ran, and answers them when it has ended.
+struct Flusher {
+    waiting: mpsc::UnboundedSender<Vec<Held>>,
+}
+
+impl Flusher {
+    fn start(wal: PathBuf) -> Self {
+        let (waiting, mut committed) = mpsc::unbounded_channel::<Vec<Held>>();
+        tokio::spawn(async move {
+            while let Some(first) = committed.recv().await {
+                let mut held = first;
+                while let Ok(more) = committed.try_recv() {
+                    held.extend(more);
+                }
+                let wal = wal.clone();
+                let flushed = tokio::task::spawn_blocking(move || {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&wal)
+                        .and_then(|file| file.sync_data())
+                })
+                .await;
+                let failed = match flushed {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(format!("flushing the WAL to disk failed: {e}")),
+                    Err(e) => Some(format!("flushing the WAL to disk failed: {e}")),
+                };
+                if let Some(error) = &failed {
+                    tracing::error!(%error, writes = held.len(), "records are not durable");
+                }
+                for write in held {
+                    write.answer(failed.as_deref());
+                }
+            }
+        });
+        Flusher { waiting }
+    }
+
+    /// Answers `held` (records whose group has committed) once a flush that begins after
+    /// this call has ended.
+    fn after_flush(&self, held: Vec<Held>) {
+        if let Err(mpsc::error::SendError(held)) = self.waiting.send(held) {
+            for write in held {
+                write.answer(Some("the store's flush task has stopped"));
+            }
+        }
     }
 }
 
 /// Answers every write of a group that could not begin its transaction.
-fn refuse(group: Vec<Write>, error: &sqlx::Error) {
+fn refuse(group: Vec<Write>, error: &str) {
     for write in group {
-        let error = StoreError::Database(sqlx::Error::Protocol(error.to_string()));
-        held(write, error).answer(None);
+        held(write, unavailable(error)).answer(None);
     }
+}
+
+fn unavailable(error: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(error.to_string()))
+}
+
+fn sqlite(e: rusqlite::Error) -> StoreError {
+    unavailable(&e.to_string())
 }
 
 /// A write's error before it ran.
@@ -178,33 +324,222 @@ fn held(write: Write, error: StoreError) -> Held {
 }
 
 /// Runs one write inside its own savepoint; a failure rolls back that write alone.
-async fn apply(conn: &mut SqliteConnection, write: Write) -> Held {
-    if let Err(e) = sqlx::query("SAVEPOINT write").execute(&mut *conn).await {
-        return held(write, e.into());
+fn apply(db: &rusqlite::Connection, write: Write) -> Held {
+    if let Err(e) = db.execute_batch("SAVEPOINT write") {
+        return held(write, sqlite(e));
     }
     let result = match write {
-        Write::Record { op, key, done } => Held::Record(
-            done,
-            super::sqlite::record_in(conn, &op, key.as_ref()).await,
-        ),
+        Write::Record { op, key, done } => Held::Record(done, record(db, &op, key.as_ref())),
         Write::Outcome {
             op,
             link,
             audit,
             echoes,
             done,
-        } => Held::Outcome(
-            done,
-            super::sqlite::outcome_in(conn, &op, link.as_ref(), &audit, &echoes).await,
-        ),
+        } => Held::Outcome(done, outcome(db, &op, link.as_ref(), &audit, &echoes)),
     };
     let end = if result.is_ok() {
         "RELEASE write"
     } else {
         "ROLLBACK TO write; RELEASE write"
     };
-    if let Err(e) = sqlx::raw_sql(end).execute(&mut *conn).await {
+    if let Err(e) = db.execute_batch(end) {
         tracing::warn!(error = %e, "ending a write's savepoint failed");
     }
     result
+}
+
+/// Records a new operation (and its idempotency key).
+fn record(
+    db: &rusqlite::Connection,
+    op: &OperationRecord,
+    key: Option<&IdempotencyKey>,
+) -> Result<Recorded, StoreError> {
+    if let Some(key) = key {
+        let seen: Option<(String, String)> = db
+            .prepare(
+                "SELECT request_hash, operation_id FROM idempotency_keys \
+                 WHERE subject = ? AND key = ?",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![key.subject, key.key], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+            })
+            .map_err(sqlite)?;
+        if let Some((hash, operation)) = seen {
+            return Ok(if hash == key.request_hash {
+                Recorded::Replay(parse_uuid(&operation)?)
+            } else {
+                Recorded::Conflict
+            });
+        }
+    }
+    db.prepare(
+        "INSERT INTO operations (id, kind, entity_id, input, status, ghl_outcome, ghl_error,
+             baserow_outcome, baserow_error, created_at, updated_at, attempts,
+             next_attempt_at, trigger)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            op.id.to_string(),
+            op.kind,
+            op.entity_id.map(|e| e.to_string()),
+            op.input.to_string(),
+            op.status.as_str(),
+            op.ghl.outcome.as_str(),
+            op.ghl.error,
+            op.baserow.outcome.as_str(),
+            op.baserow.error,
+            op.created_at.to_rfc3339(),
+            op.updated_at.to_rfc3339(),
+            i64::from(op.attempts),
+            op.next_attempt_at.map(|t| t.to_rfc3339()),
+            op.trigger,
+        ])
+    })
+    .map_err(sqlite)?;
+    if let Some(key) = key {
+        db.prepare(
+            "INSERT INTO idempotency_keys (key, subject, request_hash, operation_id, created_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                key.key,
+                key.subject,
+                key.request_hash,
+                op.id.to_string(),
+                Utc::now().to_rfc3339(),
+            ])
+        })
+        .map_err(sqlite)?;
+    }
+    Ok(Recorded::New)
+}
+
+/// Saves an operation's outcome with its link, audit entries and echo notes.
+fn outcome(
+    db: &rusqlite::Connection,
+    op: &OperationRecord,
+    link: Option<&Link>,
+    audit: &[AuditEntry],
+    echoes: &[Echo],
+) -> Result<(), StoreError> {
+    if !audit.is_empty() {
+        let sql = format!("{INSERT_AUDIT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let mut insert = db.prepare(&sql).map_err(sqlite)?;
+        for e in audit {
+            insert
+                .execute(params![
+                    e.id.to_string(),
+                    e.at.to_rfc3339(),
+                    e.trigger,
+                    e.operation_id.map(|o| o.to_string()),
+                    e.entity_id.map(|o| o.to_string()),
+                    e.entity_kind.as_str(),
+                    e.system,
+                    e.action,
+                    e.before.as_ref().map(|v| v.to_string()),
+                    e.after.as_ref().map(|v| v.to_string()),
+                ])
+                .map_err(sqlite)?;
+        }
+    }
+    if !echoes.is_empty() {
+        let now = Utc::now().to_rfc3339();
+        let mut note = db.prepare(INSERT_ECHO).map_err(sqlite)?;
+        for e in echoes {
+            note.execute(params![e.system, e.record_id, e.fingerprint, now])
+                .map_err(sqlite)?;
+        }
+    }
+    if let Some(link) = link {
+        take_over(db, link)?;
+        let now = Utc::now().to_rfc3339();
+        db.prepare(UPSERT_LINK)
+            .and_then(|mut s| {
+                s.execute(params![
+                    link.id.to_string(),
+                    link.kind.as_str(),
+                    link.ghl_id,
+                    link.baserow_row_id,
+                    link.parent_id.map(|p| p.to_string()),
+                    now,
+                    now,
+                ])
+            })
+            .map_err(sqlite)?;
+    }
+    // Saving releases the worker's lease: the next attempt is governed by next_attempt_at.
+    db.prepare(
+        "UPDATE operations SET entity_id = ?, status = ?, ghl_outcome = ?, ghl_error = ?,
+             baserow_outcome = ?, baserow_error = ?, updated_at = ?, attempts = ?,
+             next_attempt_at = ?, lease_until = NULL, input = ? WHERE id = ?",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            op.entity_id.map(|e| e.to_string()),
+            op.status.as_str(),
+            op.ghl.outcome.as_str(),
+            op.ghl.error,
+            op.baserow.outcome.as_str(),
+            op.baserow.error,
+            Utc::now().to_rfc3339(),
+            i64::from(op.attempts),
+            op.next_attempt_at.map(|t| t.to_rfc3339()),
+            op.input.to_string(),
+            op.id.to_string(),
+        ])
+    })
+    .map_err(sqlite)?;
+    if let Some(entity) = op.entity_id.filter(|_| op.ends_link()) {
+        remove_links(db, &json_array(&[entity.to_string()]))?;
+    }
+    Ok(())
+}
+
+/// Removes the links a read made for the records `link` names: a read that found one of them
+/// before the outcome was saved gave it a gateway id of its own. A link with operations of its
+/// own belongs to another entity and stays (the link's upsert then fails on the unique index).
+fn take_over(db: &rusqlite::Connection, link: &Link) -> Result<(), StoreError> {
+    if link.ghl_id.is_none() && link.baserow_row_id.is_none() {
+        return Ok(());
+    }
+    let taken: Vec<String> = db
+        .prepare(
+            "SELECT id FROM links WHERE kind = ?1 AND id <> ?2
+                 AND ((?3 IS NOT NULL AND ghl_id = ?3) OR (?4 IS NOT NULL AND baserow_row_id = ?4))
+                 AND NOT EXISTS (SELECT 1 FROM operations WHERE operations.entity_id = links.id)",
+        )
+        .and_then(|mut s| {
+            s.query_map(
+                params![
+                    link.kind.as_str(),
+                    link.id.to_string(),
+                    link.ghl_id,
+                    link.baserow_row_id
+                ],
+                |r| r.get(0),
+            )?
+            .collect()
+        })
+        .map_err(sqlite)?;
+    if taken.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(entity = %link.id, stale = ?taken, "taking over records a read had linked");
+    remove_links(db, &json_array(&taken))
+}
+
+/// Removes the links `ids` (a JSON array) names, and their children.
+fn remove_links(db: &rusqlite::Connection, ids: &str) -> Result<(), StoreError> {
+    for sql in REMOVE_LINKS {
+        db.prepare(sql)
+            .and_then(|mut s| s.execute([ids]))
+            .map_err(sqlite)?;
+    }
+    Ok(())
 }

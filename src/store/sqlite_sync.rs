@@ -227,10 +227,7 @@ pub(super) async fn insert_audit(
         return Ok(());
     }
     // One statement for all of them.
-    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO audit (id, at, trigger, operation_id, entity_id, entity_kind, system, \
-         action, before, after) ",
-    );
+    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT_AUDIT);
     insert.push_values(entries, |mut row, e| {
         row.push_bind(e.id.to_string())
             .push_bind(e.at.to_rfc3339())
@@ -247,29 +244,14 @@ pub(super) async fn insert_audit(
     Ok(())
 }
 
-/// Notes the writes of `echoes` in the echo ledger within the caller's transaction, in one
-/// statement.
-pub(super) async fn insert_echoes(
-    conn: &mut sqlx::SqliteConnection,
-    echoes: &[super::Echo],
-) -> Result<(), StoreError> {
-    if echoes.is_empty() {
-        return Ok(());
-    }
-    let now = Utc::now().to_rfc3339();
-    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO echo_ledger (system, record_id, fingerprint, written_at) ",
-    );
-    insert.push_values(echoes, |mut row, e| {
-        row.push_bind(e.system.clone())
-            .push_bind(e.record_id.clone())
-            .push_bind(e.fingerprint.clone())
-            .push_bind(now.clone());
-    });
-    insert.push(" ON CONFLICT DO UPDATE SET written_at = excluded.written_at");
-    insert.build().execute(&mut *conn).await?;
-    Ok(())
-}
+/// Noting a write in the echo ledger: system, record_id, fingerprint, written_at.
+pub(super) const INSERT_ECHO: &str = "INSERT INTO echo_ledger (system, record_id, fingerprint, \
+     written_at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET written_at = excluded.written_at";
+
+/// Adding audit entries, followed by `VALUES` and a row per entry: id, at, trigger,
+/// operation_id, entity_id, entity_kind, system, action, before, after.
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit (id, at, trigger, operation_id, \
+     entity_id, entity_kind, system, action, before, after) ";
 
 /// Notes a write in the echo ledger within the caller's transaction.
 pub(super) async fn insert_echo(
@@ -278,15 +260,12 @@ pub(super) async fn insert_echo(
     record_id: &str,
     fingerprint: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO echo_ledger (system, record_id, fingerprint, written_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT DO UPDATE SET written_at = excluded.written_at",
-    )
-    .bind(system)
-    .bind(record_id)
-    .bind(fingerprint)
-    .bind(Utc::now().to_rfc3339())
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(INSERT_ECHO)
+        .bind(system)
+        .bind(record_id)
+        .bind(fingerprint)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
