@@ -11,7 +11,7 @@ use super::cell_input::{parse_datetime, parse_decimal};
 use super::errors::{ApiError, ApiResult};
 use super::fields::{Field, FieldKind};
 use super::state::{Row, Store};
-use super::values::{live_links, read_value, stored, text_of};
+use super::values::{links_to, read_value, stored, text_of};
 
 #[derive(Debug, Clone)]
 pub struct Condition {
@@ -329,7 +329,7 @@ impl Condition {
             "link_row_has" | "link_row_has_not" => {
                 let has = match (value.trim().parse::<u64>(), &field.kind) {
                     (Ok(id), FieldKind::LinkRow { table_id, .. }) => {
-                        live_links(store, *table_id, &stored(field, row)).contains(&id)
+                        links_to(store, *table_id, row.values.get(&field.id), id)
                     }
                     _ => false,
                 };

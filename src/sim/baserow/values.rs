@@ -30,7 +30,7 @@ pub fn stored(field: &Field, row: &Row) -> Value {
 
 /// Formats an instant the way DRF renders a datetime with microseconds.
 pub fn iso_micros(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn option_json(options: &[SelectOption], id: &Value) -> Option<Value> {
@@ -53,6 +53,17 @@ pub fn live_links(store: &Store, target_table: u64, cell: &Value) -> Vec<u64> {
     ids.retain(|id| table.rows.contains_key(id));
     ids.sort_by_key(|id| table.rows.get(id).map(|r| (r.order, r.id)));
     ids
+}
+
+/// Whether a link cell (absent: empty) names row `id` of `target_table`, and that row exists:
+/// `live_links(..).contains(&id)` without building the list, for filters that test every row.
+pub fn links_to(store: &Store, target_table: u64, cell: Option<&Value>, id: u64) -> bool {
+    cell.and_then(Value::as_array)
+        .is_some_and(|list| list.iter().any(|v| v.as_u64() == Some(id)))
+        && store
+            .tables
+            .get(&target_table)
+            .is_some_and(|t| t.rows.contains_key(&id))
 }
 
 /// The primary-field text of a row, used for link values and link writes by text.
