@@ -251,7 +251,8 @@ fn run_group(
 }
 
 /// Flushes the WAL file to disk for the records committed without waiting for it, one flush
-/// for all those committed while the last one ran, and answers them when it has ended.
+/// for all those committed while the last one ran, and answers them when it has ended. A
+/// flush that fails stops the process (see below).
 struct Flusher {
     waiting: mpsc::UnboundedSender<Vec<Held>>,
 }
@@ -266,24 +267,36 @@ impl Flusher {
                     held.extend(more);
                 }
                 let wal = wal.clone();
-                let flushed = tokio::task::spawn_blocking(move || {
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(&wal)
-                        .and_then(|file| file.sync_data())
-                })
-                .await;
-                let failed = match flushed {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(format!("flushing the WAL to disk failed: {e}")),
-                    Err(e) => Some(format!("flushing the WAL to disk failed: {e}")),
+                // Opened for each flush: when every connection has closed, SQLite checkpoints
+                // the WAL into the database, syncs it and deletes the file, and the next
+                // connection starts a new one. A file found missing was synced that way.
+                let flushed =
+                    tokio::task::spawn_blocking(move || {
+                        match std::fs::OpenOptions::new().write(true).open(&wal) {
+                            Ok(file) => file.sync_data(),
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                            Err(e) => Err(e),
+                        }
+                    })
+                    .await;
+                let error = match flushed {
+                    Ok(Ok(())) => {
+                        for write in held {
+                            write.answer(None);
+                        }
+                        continue;
+                    }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
                 };
-                if let Some(error) = &failed {
-                    tracing::error!(%error, writes = held.len(), "records are not durable");
-                }
-                for write in held {
-                    write.answer(failed.as_deref());
-                }
+                // The records are committed but what the disk holds is unknown (a failed
+                // fsync may have dropped the pages it could not write, and is not reported
+                // twice). Answering their callers with an error would be untrue, since a
+                // resumed operation may still run them; answering with success would be a
+                // promise the disk may not keep. The process stops, as after a crash, and
+                // a restart resumes what the disk holds.
+                tracing::error!(%error, writes = held.len(), "flushing the WAL to disk failed; stopping");
+                std::process::abort();
             }
         });
         Flusher { waiting }
