@@ -55,16 +55,22 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
     Ok(figures)
 }
 
-async fn measure_capped(rig: &Rig, cap: usize) -> anyhow::Result<Figure> {
-    rig.add_latency();
+/// createContact requests to the rig's gateway, each with its own email and phone: the `i`th
+/// request's numbers are `offset + i`, under a random tag of its own.
+fn creates(rig: &Rig, http: &reqwest::Client, offset: usize) -> Arc<Target> {
     let run = crate::demo::random_string(6).to_lowercase();
-    let target = Arc::new(Target {
-        http: reqwest::Client::new(),
+    Arc::new(Target {
+        http: http.clone(),
         url: rig.url.clone(),
         token: Some(rig.token.clone()),
-        body: Box::new(move |i| body(&run, i)),
+        body: Box::new(move |i| body(&run, offset + i)),
         accept: succeeded,
-    });
+    })
+}
+
+async fn measure_capped(rig: &Rig, cap: usize) -> anyhow::Result<Figure> {
+    rig.add_latency();
+    let target = creates(rig, &reqwest::Client::new(), 0);
     load(&target, WARMUP, CLIENTS).await;
     let measured = load(&target, MUTATIONS / 2, CLIENTS).await;
     Ok(Figure::new(
@@ -86,14 +92,8 @@ async fn measure_capped(rig: &Rig, cap: usize) -> anyhow::Result<Figure> {
 
 async fn measure(rig: &Rig) -> anyhow::Result<Vec<Figure>> {
     rig.add_latency();
-    let run = crate::demo::random_string(6).to_lowercase();
-    let target = Arc::new(Target {
-        http: reqwest::Client::new(),
-        url: rig.url.clone(),
-        token: Some(rig.token.clone()),
-        body: Box::new(move |i| body(&run, i)),
-        accept: succeeded,
-    });
+    let http = reqwest::Client::new();
+    let target = creates(rig, &http, 0);
     // One at a time first: the latency with nothing else in flight, and the calls it makes.
     let (before, ghl_routes, baserow_routes) = (
         rig.calls(),
@@ -124,31 +124,12 @@ async fn measure(rig: &Rig) -> anyhow::Result<Vec<Figure>> {
     let baserow_routes = routes(&baserow_routes, &rig.baserow.requests_by_route());
 
     // Offsets keep every email and phone unique across the phases.
-    let warm = Arc::new(Target {
-        http: target.http.clone(),
-        url: target.url.clone(),
-        token: target.token.clone(),
-        body: Box::new({
-            let run = crate::demo::random_string(6).to_lowercase();
-            move |i| body(&run, MUTATIONS + SERIAL_SAMPLES + WARMUP + i)
-        }),
-        accept: succeeded,
-    });
+    let warm = creates(rig, &http, MUTATIONS + SERIAL_SAMPLES + WARMUP);
     load(&warm, WARMUP, CLIENTS).await;
     // p50 by concurrency: how the latency grows with clients in flight.
     let mut curve = Vec::new();
     for (k, clients) in [4usize, 8].into_iter().enumerate() {
-        let offset = 10_000 * (k + 1);
-        let step = Arc::new(Target {
-            http: target.http.clone(),
-            url: target.url.clone(),
-            token: target.token.clone(),
-            body: Box::new({
-                let run = crate::demo::random_string(6).to_lowercase();
-                move |i| body(&run, offset + i)
-            }),
-            accept: succeeded,
-        });
+        let step = creates(rig, &http, 10_000 * (k + 1));
         let m = load(&step, clients * 20, clients).await;
         curve.push(format!(
             "{clients} clients {:.1} ms ({:.0}/s)",

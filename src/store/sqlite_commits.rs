@@ -167,7 +167,12 @@ fn stopped() -> StoreError {
 async fn commit_group(writer: &SqlitePool, flusher: Option<&Flusher>, group: Vec<Write>) {
     let conn = match writer.acquire().await {
         Ok(conn) => conn,
-        Err(e) => return refuse(group, &e.to_string()),
+        Err(e) => {
+            for write in refused(group, &e.to_string()) {
+                write.answer(None);
+            }
+            return;
+        }
     };
     let lazy = flusher.is_some();
     let (results, failed) =
@@ -197,23 +202,16 @@ fn run_group(
     lazy: bool,
     group: Vec<Write>,
 ) -> (Vec<Held>, Option<String>) {
-    let refused = |group: Vec<Write>, error: &str| {
-        let held = group
-            .into_iter()
-            .map(|write| held(write, unavailable(error)))
-            .collect();
-        (held, None)
-    };
     let mut handle = match futures::executor::block_on(conn.lock_handle()) {
         Ok(handle) => handle,
-        Err(e) => return refused(group, &e.to_string()),
+        Err(e) => return (refused(group, &e.to_string()), None),
     };
     // SAFETY: the handle is locked out of sqlx's worker until `handle` drops, and `db` (which
     // does not close the handle) drops before it; `db` runs only the statements below and
     // leaves no transaction open.
     let db = match unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) } {
         Ok(db) => db,
-        Err(e) => return refused(group, &e.to_string()),
+        Err(e) => return (refused(group, &e.to_string()), None),
     };
     let begin = if lazy {
         // The writer's other transactions (links, the sync's, the inbox's) keep waiting for
@@ -231,7 +229,7 @@ fn run_group(
             }
             (results, failed)
         }
-        Err(e) => refused(group, &e.to_string()),
+        Err(e) => (refused(group, &e.to_string()), None),
     };
     let mut end = Vec::new();
     if !db.is_autocommit() {
@@ -313,11 +311,12 @@ impl Flusher {
     }
 }
 
-/// Answers every write of a group that could not begin its transaction.
-fn refuse(group: Vec<Write>, error: &str) {
-    for write in group {
-        held(write, unavailable(error)).answer(None);
-    }
+/// The errors of every write of a group that could not begin its transaction.
+fn refused(group: Vec<Write>, error: &str) -> Vec<Held> {
+    group
+        .into_iter()
+        .map(|write| held(write, unavailable(error)))
+        .collect()
 }
 
 fn unavailable(error: &str) -> StoreError {
