@@ -1505,6 +1505,27 @@ async fn faults_can_be_set_over_http() {
 }
 
 #[tokio::test]
+async fn an_injected_latency_delays_every_answer_by_at_least_that_much() {
+    let env = start().await;
+    let t = env.table("T").await;
+    let latency = Duration::from_millis(40);
+    env.sim.set_faults(BaserowFaults {
+        latency,
+        ..Default::default()
+    });
+    for _ in 0..3 {
+        let sent = std::time::Instant::now();
+        let r = env.list(t, "").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(
+            sent.elapsed() >= latency,
+            "answered after {:?}",
+            sent.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
 async fn hang_rate_makes_requests_time_out() {
     let env = start().await;
     let t = env.table("T").await;

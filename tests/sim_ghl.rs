@@ -1069,6 +1069,33 @@ async fn deprecated_list_pages_with_start_after_and_caps_limit_at_100() {
 }
 
 #[tokio::test]
+async fn an_injected_latency_delays_every_answer_by_at_least_that_much() {
+    let sim = sim().await;
+    let latency = Duration::from_millis(40);
+    sim.set_faults(GhlFaults {
+        latency,
+        ..GhlFaults::default()
+    });
+    for _ in 0..3 {
+        let sent = std::time::Instant::now();
+        let r = call(
+            &sim,
+            Method::GET,
+            "/contacts/x",
+            Some(&full_token(&sim)),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, reqwest::StatusCode::NOT_FOUND, "{:?}", r.body);
+        assert!(
+            sent.elapsed() >= latency,
+            "answered after {:?}",
+            sent.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
 async fn hung_requests_never_answer_until_shutdown() {
     let sim = sim().await;
     sim.set_faults(GhlFaults {

@@ -277,7 +277,7 @@ async fn run_task(
     let task = match &outcome.links {
         Some((link, parent)) => {
             let gateway = ctx.data::<Arc<Gateway>>()?;
-            let tasks = load_tasks(gateway, parent).await?;
+            let tasks = load_tasks(gateway, parent, None).await?;
             tasks.into_iter().find(|t| t.0.link.id == link.id)
         }
         None => None,
@@ -300,7 +300,7 @@ async fn run_note(
     let note = match &outcome.links {
         Some((link, parent)) => {
             let gateway = ctx.data::<Arc<Gateway>>()?;
-            let notes = load_notes(gateway, parent).await?;
+            let notes = load_notes(gateway, parent, None).await?;
             notes.into_iter().find(|n| n.0.link.id == link.id)
         }
         None => None,

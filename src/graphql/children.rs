@@ -172,7 +172,7 @@ async fn parent_contact(gateway: &Gateway, link: &Link) -> Result<Option<Contact
         return Ok(None);
     };
     let records = super::contact::load_contacts(gateway, vec![parent]).await?;
-    Ok(records.into_iter().next().map(Contact))
+    Ok(records.into_iter().next().map(Contact::from))
 }
 
 /// A child record as each side lists it: its own id and, for Baserow rows, the GHL id it names.
@@ -199,6 +199,7 @@ async fn pair<G, B: Side>(
     gateway: &Gateway,
     kind: EntityKind,
     parent: &Link,
+    read_ahead: Option<&[Link]>,
     ghl: Vec<(String, G)>,
     baserow: Vec<(i64, B)>,
 ) -> Result<Vec<(Link, Option<G>, Option<B>)>> {
@@ -218,7 +219,7 @@ async fn pair<G, B: Side>(
         .collect();
     let mut ghl: HashMap<String, G> = ghl.into_iter().collect();
     let mut baserow: HashMap<i64, B> = baserow.into_iter().collect();
-    let mut links = existing_links(gateway, kind, parent, &ghl, &baserow).await?;
+    let mut links = existing_links(gateway, kind, parent, read_ahead, &ghl, &baserow).await?;
     let known = |(ghl_id, row_id): &(Option<String>, Option<i64>)| {
         links.values().any(|l| {
             let same_ghl = ghl_id.is_some() && l.ghl_id == *ghl_id;
@@ -265,30 +266,38 @@ async fn pair<G, B: Side>(
 /// The stored links of the children both sides list: every link holding one of their GHL ids
 /// or row ids. Reads only: on the hot path every child is linked already, under this parent,
 /// and the parent's links come in one batched query for all contacts of the read (a read costs
-/// no write transaction). Ids not found there (a child new to the gateway, or one linked under
-/// another parent) are looked up by id.
+/// no write transaction), or were read ahead with the page (`read_ahead`). Ids not found there
+/// (a child new to the gateway, or one linked under another parent) are looked up by id.
 async fn existing_links<G, B>(
     gateway: &Gateway,
     kind: EntityKind,
     parent: &Link,
+    read_ahead: Option<&[Link]>,
     ghl: &HashMap<String, G>,
     baserow: &HashMap<i64, B>,
 ) -> Result<HashMap<uuid::Uuid, Link>> {
-    let siblings = gateway
-        .store_loader
-        .load_one(ChildLinksKey(kind, parent.id))
-        .await
-        .map_err(|e| errors::store(&e))?
-        .unwrap_or_default();
+    let loaded;
+    let siblings = match read_ahead {
+        Some(links) => links,
+        None => {
+            loaded = gateway
+                .store_loader
+                .load_one(ChildLinksKey(kind, parent.id))
+                .await
+                .map_err(|e| errors::store(&e))?
+                .unwrap_or_default();
+            loaded.as_slice()
+        }
+    };
     // Each GHL id and each row id belongs to at most one link of a kind (unique in the store),
     // so a link found here is the one a look-up by that id would find.
     let mut links: HashMap<uuid::Uuid, Link> = siblings
-        .into_iter()
+        .iter()
         .filter(|l| {
             l.ghl_id.as_ref().is_some_and(|id| ghl.contains_key(id))
                 || l.baserow_row_id.is_some_and(|id| baserow.contains_key(&id))
         })
-        .map(|l| (l.id, l))
+        .map(|l| (l.id, l.clone()))
         .collect();
     let linked_ghl: HashSet<&str> = links.values().filter_map(|l| l.ghl_id.as_deref()).collect();
     let linked_rows: HashSet<i64> = links.values().filter_map(|l| l.baserow_row_id).collect();
@@ -321,7 +330,12 @@ async fn existing_links<G, B>(
     Ok(links)
 }
 
-pub async fn load_tasks(gateway: &Gateway, parent: &Link) -> Result<Vec<Task>> {
+/// A contact's tasks; `read_ahead`: the stored links of its tasks, when its page read them.
+pub async fn load_tasks(
+    gateway: &Gateway,
+    parent: &Link,
+    read_ahead: Option<&[Link]>,
+) -> Result<Vec<Task>> {
     let (ghl, baserow) = futures::try_join!(
         async {
             match &parent.ghl_id {
@@ -345,14 +359,19 @@ pub async fn load_tasks(gateway: &Gateway, parent: &Link) -> Result<Vec<Task>> {
     let baserow = baserow
         .map(|rows| rows.iter().map(|r| (r.id, r.clone())).collect())
         .unwrap_or_default();
-    let paired = pair(gateway, EntityKind::Task, parent, ghl, baserow).await?;
+    let paired = pair(gateway, EntityKind::Task, parent, read_ahead, ghl, baserow).await?;
     Ok(paired
         .into_iter()
         .map(|(link, ghl, baserow)| Task(TaskRecord { link, ghl, baserow }))
         .collect())
 }
 
-pub async fn load_notes(gateway: &Gateway, parent: &Link) -> Result<Vec<Note>> {
+/// A contact's notes; `read_ahead`: the stored links of its notes, when its page read them.
+pub async fn load_notes(
+    gateway: &Gateway,
+    parent: &Link,
+    read_ahead: Option<&[Link]>,
+) -> Result<Vec<Note>> {
     let (ghl, baserow) = futures::try_join!(
         async {
             match &parent.ghl_id {
@@ -376,7 +395,7 @@ pub async fn load_notes(gateway: &Gateway, parent: &Link) -> Result<Vec<Note>> {
     let baserow = baserow
         .map(|rows| rows.iter().map(|r| (r.id, r.clone())).collect())
         .unwrap_or_default();
-    let paired = pair(gateway, EntityKind::Note, parent, ghl, baserow).await?;
+    let paired = pair(gateway, EntityKind::Note, parent, read_ahead, ghl, baserow).await?;
     Ok(paired
         .into_iter()
         .map(|(link, ghl, baserow)| Note(NoteRecord { link, ghl, baserow }))
@@ -421,7 +440,7 @@ impl ChildQuery {
         let Some(parent) = parent_of(gateway, &link).await? else {
             return Ok(None);
         };
-        let tasks = load_tasks(gateway, &parent).await?;
+        let tasks = load_tasks(gateway, &parent, None).await?;
         Ok(tasks.into_iter().find(|t| t.0.link.id == link.id))
     }
 
@@ -435,7 +454,7 @@ impl ChildQuery {
         let Some(parent) = parent_of(gateway, &link).await? else {
             return Ok(None);
         };
-        let notes = load_notes(gateway, &parent).await?;
+        let notes = load_notes(gateway, &parent, None).await?;
         Ok(notes.into_iter().find(|n| n.0.link.id == link.id))
     }
 }
@@ -461,13 +480,27 @@ impl Wanted {
     }
 }
 
+/// The stored links of a page's tasks and notes, read while their lists load upstream so that
+/// pairing them needs no store round trip after the lists arrive. Empty when not read.
+#[derive(Clone, Default)]
+pub struct PageLinks(Option<Arc<HashMap<ChildLinksKey, Vec<Link>>>>);
+
+impl PageLinks {
+    /// The links of `parent`'s children of `kind`, when the page read them.
+    pub fn of(&self, kind: EntityKind, parent: uuid::Uuid) -> Option<&[Link]> {
+        let found = self.0.as_ref()?.get(&ChildLinksKey(kind, parent))?;
+        Some(found.as_slice())
+    }
+}
+
 /// Loads the task and note lists of a page of contacts together, one batch per list and
 /// system, before their `tasks` and `notes` fields ask one contact at a time: the fields then
 /// find them in the cache, however their resolution is spread in time (a loader batch only
-/// gathers the keys that arrive within its window). A type whose cache is off is left to the
+/// gathers the keys that arrive within its window). Meanwhile the children's stored links are
+/// read, for the fields to pair the lists with. A type whose cache is off is left to the
 /// fields (nothing would keep the lists for them); so are failures, which the fields meet and
 /// report.
-pub async fn prefetch(gateway: &Gateway, parents: &[Link], wanted: Wanted) {
+pub async fn prefetch(gateway: &Gateway, parents: &[Link], wanted: Wanted) -> PageLinks {
     use crate::config::CachedType;
     let cached = |t| gateway.config.cache.for_type(t).ttl_secs > 0;
     let (tasks, notes) = (
@@ -482,12 +515,38 @@ pub async fn prefetch(gateway: &Gateway, parents: &[Link], wanted: Wanted) {
     };
     let rows = || parents.iter().filter_map(|p| p.baserow_row_id);
     let (read, loader) = (&gateway.config.read, &gateway.loader);
-    futures::join!(
+    let kinds = [
+        (wanted.tasks, EntityKind::Task),
+        (wanted.notes, EntityKind::Note),
+    ];
+    let link_keys: Vec<ChildLinksKey> = kinds
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .flat_map(|(_, kind)| parents.iter().map(move |p| ChildLinksKey(kind, p.id)))
+        .collect();
+    let (links, ..) = futures::join!(
+        read_links(gateway, &link_keys),
         warm(loader, tasks, in_ghl(read.tasks).map(GhlTasksKey)),
         warm(loader, tasks, rows().map(BaserowTasksKey)),
         warm(loader, notes, in_ghl(read.notes).map(GhlNotesKey)),
         warm(loader, notes, rows().map(BaserowNotesKey)),
     );
+    links
+}
+
+/// The stored links of the children `keys` name, in one query per kind; a failure leaves the
+/// fields to read their own.
+async fn read_links(gateway: &Gateway, keys: &[ChildLinksKey]) -> PageLinks {
+    if keys.is_empty() {
+        return PageLinks::default();
+    }
+    match gateway.store_loader.loader().load(keys).await {
+        Ok(found) => PageLinks(Some(Arc::new(found))),
+        Err(error) => {
+            tracing::debug!(%error, "reading a page's child links failed; the fields read their own");
+            PageLinks::default()
+        }
+    }
 }
 
 /// Loads `keys` into their cache when `on`; a failure is left for the fields to meet.
@@ -499,7 +558,7 @@ where
     if !on {
         return;
     }
-    if let Err(error) = loader.load_many(keys).await {
+    if let Err(error) = loader.load_now(keys).await {
         tracing::debug!(%error, "prefetching child lists failed; the fields load their own");
     }
 }

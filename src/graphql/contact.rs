@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{
     appointment::{Appointment, load_appointments},
     business::{Business, business_of_contact},
-    children::{Note, Task, load_notes, load_tasks},
+    children::{Note, PageLinks, Task, load_notes, load_tasks},
     contact_filter::{self, ContactFilter},
     errors, ids,
     loaders::{BaserowContactKey, GhlContactKey, PendingKey},
@@ -30,7 +30,14 @@ use crate::{
 /// The largest page `contacts(first:)` serves.
 pub const MAX_PAGE_SIZE: usize = 100;
 
-pub struct Contact(pub ContactRecord);
+/// A contact, and the stored links of its tasks and notes when the page it is on read them.
+pub struct Contact(pub ContactRecord, pub PageLinks);
+
+impl From<ContactRecord> for Contact {
+    fn from(record: ContactRecord) -> Self {
+        Contact(record, PageLinks::default())
+    }
+}
 
 /// How a contact's two sides relate.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -285,12 +292,24 @@ impl Contact {
 
     /// The contact's tasks, from both systems, paired by their links.
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
-        Box::pin(load_tasks(ctx.data::<Arc<Gateway>>()?, &self.0.link)).await
+        let read_ahead = self.1.of(EntityKind::Task, self.0.link.id);
+        Box::pin(load_tasks(
+            ctx.data::<Arc<Gateway>>()?,
+            &self.0.link,
+            read_ahead,
+        ))
+        .await
     }
 
     /// The contact's notes, from both systems, paired by their links.
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
-        Box::pin(load_notes(ctx.data::<Arc<Gateway>>()?, &self.0.link)).await
+        let read_ahead = self.1.of(EntityKind::Note, self.0.link.id);
+        Box::pin(load_notes(
+            ctx.data::<Arc<Gateway>>()?,
+            &self.0.link,
+            read_ahead,
+        ))
+        .await
     }
 
     /// The contact's business: the one GHL's `businessId` names when GHL's record was read,
@@ -426,7 +445,7 @@ impl ContactQuery {
             .await
             .map_err(|e| errors::store(&e))?;
         let records = load_contacts(gateway, links).await?;
-        Ok(records.into_iter().next().map(Contact))
+        Ok(records.into_iter().next().map(Contact::from))
     }
 
     /// One contact by its GHL id; a contact GHL holds that the gateway has not seen yet gets
@@ -465,7 +484,7 @@ impl ContactQuery {
             .await?
             .into_iter()
             .next()
-            .map(Contact))
+            .map(Contact::from))
     }
 
     /// One contact by its Baserow row id; a row the gateway has not seen yet gets a gateway id
@@ -505,7 +524,7 @@ impl ContactQuery {
             .await?
             .into_iter()
             .next()
-            .map(Contact))
+            .map(Contact::from))
     }
 
     /// Contacts in creation order, Relay-style: `first` (at most 100) after a cursor. With a
@@ -538,17 +557,16 @@ impl ContactQuery {
             .map_err(|e| errors::store(&e))?;
         let has_next = links.len() > first;
         links.truncate(first);
-        let (records, ()) = futures::join!(
+        let (records, children) = futures::join!(
             Box::pin(load_contacts(gateway, links.clone())),
             Box::pin(super::children::prefetch(gateway, &links, wanted)),
         );
         let records = records?;
         let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            records
-                .into_iter()
-                .map(|r| Edge::new(OpaqueCursor(r.link.id), Contact(r))),
-        );
+        connection.edges.extend(records.into_iter().map(|r| {
+            let cursor = OpaqueCursor(r.link.id);
+            Edge::new(cursor, Contact(r, children.clone()))
+        }));
         Ok(connection)
     }
 }

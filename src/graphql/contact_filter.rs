@@ -257,17 +257,16 @@ pub async fn connection(
     let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
     let has_next = links.next().is_some();
     let links = page;
-    let (records, ()) = futures::join!(
+    let (records, children) = futures::join!(
         Box::pin(load_contacts(gateway, links.clone())),
         Box::pin(super::children::prefetch(gateway, &links, wanted)),
     );
     let records = records?;
     let mut connection = Connection::new(after.is_some(), has_next);
-    connection.edges.extend(
-        records
-            .into_iter()
-            .map(|r| Edge::new(OpaqueCursor(r.link.id), Contact(r))),
-    );
+    connection.edges.extend(records.into_iter().map(|r| {
+        let cursor = OpaqueCursor(r.link.id);
+        Edge::new(cursor, Contact(r, children.clone()))
+    }));
     Ok(connection)
 }
 

@@ -311,7 +311,7 @@ async fn run(
                 .await?
                 .into_iter()
                 .next()
-                .map(Contact)
+                .map(Contact::from)
         }
         _ => None,
     };

@@ -112,7 +112,7 @@ impl Subscription {
                     .await?
                     .into_iter()
                     .next()
-                    .map(Contact);
+                    .map(Contact::from);
                 Ok(ContactChanged {
                     kind: change.change,
                     id: ids::encode(EntityKind::Contact, change.id),
@@ -135,7 +135,7 @@ impl Subscription {
             async move {
                 let task = match parent_link(&gateway, change.parent).await? {
                     Some(parent) if change.change != ChangeKind::Deleted => {
-                        load_tasks(&gateway, &parent)
+                        load_tasks(&gateway, &parent, None)
                             .await?
                             .into_iter()
                             .find(|t| t.0.link.id == change.id)
@@ -165,7 +165,7 @@ impl Subscription {
             async move {
                 let note = match parent_link(&gateway, change.parent).await? {
                     Some(parent) if change.change != ChangeKind::Deleted => {
-                        load_notes(&gateway, &parent)
+                        load_notes(&gateway, &parent, None)
                             .await?
                             .into_iter()
                             .find(|n| n.0.link.id == change.id)

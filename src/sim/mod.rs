@@ -6,3 +6,10 @@
 
 pub mod baserow;
 pub mod ghl;
+
+/// Waits out an injected latency. tokio's timer counts in 1 ms ticks and wakes up to 1.5 ms
+/// late; benchmarks subtract the configured latency from what they measure, so it is slept on
+/// async-io's timer, which the kernel wakes on time (timerfd).
+pub async fn delay(latency: std::time::Duration) {
+    async_io::Timer::after(latency).await;
+}

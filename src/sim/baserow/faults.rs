@@ -163,7 +163,7 @@ pub async fn gate(State(app): State<SharedApp>, request: Request, next: Next) ->
     let _guard = InFlight(&app.gate.in_flight);
     let (latency, verdict) = app.gate.verdict();
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        crate::sim::delay(latency).await;
     }
     match verdict {
         Verdict::Pass => next.run(request).await,

@@ -235,24 +235,22 @@ pub fn parse_legacy(
 }
 
 impl Group {
+    /// An empty group matches every row; an OR group stops at its first match, an AND group at
+    /// its first miss (conditions have no side effects, so the order cannot change the answer).
     pub fn matches(&self, store: &Store, row: &Row) -> bool {
-        let results = self
+        if self.conditions.is_empty() && self.groups.is_empty() {
+            return true;
+        }
+        let mut results = self
             .conditions
             .iter()
             .map(|c| c.matches(store, row))
             .chain(self.groups.iter().map(|g| g.matches(store, row)));
-        let mut any = false;
-        let mut all = true;
-        let mut seen = false;
-        for r in results {
-            seen = true;
-            any |= r;
-            all &= r;
+        if self.or {
+            results.any(|r| r)
+        } else {
+            results.all(|r| r)
         }
-        if !seen {
-            return true;
-        }
-        if self.or { any } else { all }
     }
 }
 

@@ -5,6 +5,8 @@
 //! places, single selects as an option id, multiple selects and links as arrays of ids.
 //! Links keep ids of rows that do not exist: that is Baserow's dangling-link bug (see FACTS.md).
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -78,7 +80,11 @@ pub fn primary_text(store: &Store, table_id: u64, row: &Row) -> String {
 
 /// The cell as the API returns it.
 pub fn read_value(store: &Store, field: &Field, row: &Row) -> Value {
-    let value = stored(field, row);
+    // Borrowed: the link and select cells are only looked into, never returned as stored.
+    let value = match row.values.get(&field.id) {
+        Some(value) => Cow::Borrowed(value),
+        None => Cow::Owned(default_value(&field.kind)),
+    };
     match &field.kind {
         FieldKind::SingleSelect { options } => option_json(options, &value).unwrap_or(Value::Null),
         FieldKind::MultipleSelect { options } => Value::Array(
@@ -109,15 +115,15 @@ pub fn read_value(store: &Store, field: &Field, row: &Row) -> Value {
         FieldKind::FormulaRowId { .. } => json!(row.id.to_string()),
         FieldKind::Date { include_time: true } => match value.as_str() {
             Some(s) if s.len() == 10 => json!(format!("{s}T00:00:00Z")),
-            _ => value,
+            _ => value.into_owned(),
         },
         FieldKind::Date {
             include_time: false,
         } => match value.as_str() {
             Some(s) if s.len() > 10 => json!(s[..10].to_string()),
-            _ => value,
+            _ => value.into_owned(),
         },
-        _ => value,
+        _ => value.into_owned(),
     }
 }
 

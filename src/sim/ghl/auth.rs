@@ -159,7 +159,7 @@ pub async fn gate(State(st): State<Arc<SimState>>, mut req: Request, next: Next)
         (dice.faults.latency, dice.request_fate())
     };
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        crate::sim::delay(latency).await;
     }
     let mut resp = match fate {
         RequestFate::Serve => next.run(req).await,
