@@ -20,6 +20,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use futures::future::{BoxFuture, try_join_all};
 use moka::future::Cache;
 use tokio::sync::broadcast;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::{
@@ -263,12 +264,11 @@ impl Loader<GhlContactKey> for UpstreamLoader {
             &self.caches.ghl_contacts,
             keys,
             |missing| async move {
-                let found = try_join_all(missing.into_iter().map(|key| async move {
-                    let contact = self.ghl.get_contact(&key.0).await?;
-                    Ok::<_, LoadError>((key, contact))
-                }))
-                .await?;
-                Ok(found.into_iter().collect())
+                one_call_each(&self.ghl, missing, |ghl, key| async move {
+                    let contact = ghl.get_contact(&key.0).await?;
+                    Ok((key, contact))
+                })
+                .await
             },
         )
         .await
@@ -288,12 +288,11 @@ impl Loader<GhlTasksKey> for UpstreamLoader {
             &self.caches.ghl_tasks,
             keys,
             |missing| async move {
-                let found = try_join_all(missing.into_iter().map(|key| async move {
-                    let tasks = self.ghl.list_tasks(&key.0).await?;
-                    Ok::<_, LoadError>((key, Arc::new(tasks)))
-                }))
-                .await?;
-                Ok(found.into_iter().collect())
+                one_call_each(&self.ghl, missing, |ghl, key| async move {
+                    let tasks = ghl.list_tasks(&key.0).await?;
+                    Ok((key, Arc::new(tasks)))
+                })
+                .await
             },
         )
         .await
@@ -313,12 +312,11 @@ impl Loader<GhlNotesKey> for UpstreamLoader {
             &self.caches.ghl_notes,
             keys,
             |missing| async move {
-                let found = try_join_all(missing.into_iter().map(|key| async move {
-                    let notes = self.ghl.list_notes(&key.0).await?;
-                    Ok::<_, LoadError>((key, Arc::new(notes)))
-                }))
-                .await?;
-                Ok(found.into_iter().collect())
+                one_call_each(&self.ghl, missing, |ghl, key| async move {
+                    let notes = ghl.list_notes(&key.0).await?;
+                    Ok((key, Arc::new(notes)))
+                })
+                .await
             },
         )
         .await
@@ -454,12 +452,11 @@ impl Loader<GhlBusinessKey> for UpstreamLoader {
             &self.caches.ghl_businesses,
             keys,
             |missing| async move {
-                let found = try_join_all(missing.into_iter().map(|key| async move {
-                    let business = self.ghl.get_business(&key.0).await?;
-                    Ok::<_, LoadError>((key, business))
-                }))
-                .await?;
-                Ok(found.into_iter().collect())
+                one_call_each(&self.ghl, missing, |ghl, key| async move {
+                    let business = ghl.get_business(&key.0).await?;
+                    Ok((key, business))
+                })
+                .await
             },
         )
         .await
@@ -585,16 +582,45 @@ impl Loader<GhlAppointmentsKey> for UpstreamLoader {
             &self.caches.ghl_appointments,
             keys,
             |missing| async move {
-                let found = try_join_all(missing.into_iter().map(|key| async move {
-                    let events = self.ghl.list_appointments(&key.0).await?;
-                    Ok::<_, LoadError>((key, Arc::new(events)))
-                }))
-                .await?;
-                Ok(found.into_iter().collect())
+                one_call_each(&self.ghl, missing, |ghl, key| async move {
+                    let events = ghl.list_appointments(&key.0).await?;
+                    Ok((key, Arc::new(events)))
+                })
+                .await
             },
         )
         .await
     }
+}
+
+/// One GHL call per key (GHL reads these one at a time), each on a task of its own: a page's
+/// 50 or 100 calls build their requests and decode their answers on every core rather than one
+/// after another in the caller's task. The first failure is the answer; the set aborts the
+/// calls still running when it drops.
+async fn one_call_each<K, V, Fut>(
+    ghl: &GhlClient,
+    keys: Vec<K>,
+    call: impl Fn(GhlClient, K) -> Fut,
+) -> Result<HashMap<K, V>, LoadError>
+where
+    K: Eq + Hash + Send + 'static,
+    V: Send + 'static,
+    Fut: Future<Output = Result<(K, V), GhlError>> + Send + 'static,
+{
+    let mut calls = tokio::task::JoinSet::new();
+    for key in keys {
+        calls.spawn(call(ghl.clone(), key).in_current_span());
+    }
+    let mut found = HashMap::with_capacity(calls.len());
+    while let Some(done) = calls.join_next().await {
+        let (key, value) = match done {
+            Ok(answer) => answer?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(GhlError::Unavailable(format!("a GHL call stopped: {e}")).into()),
+        };
+        found.insert(key, value);
+    }
+    Ok(found)
 }
 
 /// A failed store look-up, cheap to clone to every waiter of a batch.
