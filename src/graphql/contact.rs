@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     Context, Enum, ID, Object, Result, SimpleObject,
-    connection::{Connection, Edge, EmptyFields, OpaqueCursor},
+    connection::{Connection, EmptyFields, OpaqueCursor},
 };
 use uuid::Uuid;
 
@@ -557,16 +557,13 @@ impl ContactQuery {
             .map_err(|e| errors::store(&e))?;
         let has_next = links.len() > first;
         links.truncate(first);
-        let (records, children) = futures::join!(
-            Box::pin(load_contacts(gateway, links.clone())),
-            Box::pin(super::children::prefetch(gateway, &links, wanted)),
-        );
-        let records = records?;
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(records.into_iter().map(|r| {
-            let cursor = OpaqueCursor(r.link.id);
-            Edge::new(cursor, Contact(r, children.clone()))
-        }));
-        Ok(connection)
+        Box::pin(contact_filter::page_of(
+            gateway,
+            links,
+            after.is_some(),
+            has_next,
+            wanted,
+        ))
+        .await
     }
 }

@@ -256,13 +256,24 @@ pub async fn connection(
     let mut links = all.iter().filter(|l| after.is_none_or(|a| l.id > a));
     let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
     let has_next = links.next().is_some();
-    let links = page;
+    page_of(gateway, page, after.is_some(), has_next, wanted).await
+}
+
+/// A page of contacts by their links: their records, read together with the child lists and
+/// links the page's selection asks for.
+pub async fn page_of(
+    gateway: &Gateway,
+    links: Vec<Link>,
+    has_previous: bool,
+    has_next: bool,
+    wanted: super::children::Wanted,
+) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
     let (records, children) = futures::join!(
         Box::pin(load_contacts(gateway, links.clone())),
         Box::pin(super::children::prefetch(gateway, &links, wanted)),
     );
     let records = records?;
-    let mut connection = Connection::new(after.is_some(), has_next);
+    let mut connection = Connection::new(has_previous, has_next);
     connection.edges.extend(records.into_iter().map(|r| {
         let cursor = OpaqueCursor(r.link.id);
         Edge::new(cursor, Contact(r, children.clone()))

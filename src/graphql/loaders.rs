@@ -774,32 +774,7 @@ impl Loaders {
         K: CachedKey,
         UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
     {
-        self.load_cached(keys.into_iter().collect(), false)
-    }
-
-    /// [`Self::load_many`] for keys that come whole (a page's child lists, known before any
-    /// field asks): what the caches lack is loaded at once, in this task, instead of waiting
-    /// out a gathering window that could add nothing to it.
-    pub fn load_now<K>(
-        &self,
-        keys: impl IntoIterator<Item = K>,
-    ) -> BoxFuture<'_, Result<HashMap<K, K::Value>, LoadError>>
-    where
-        K: CachedKey,
-        UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
-    {
-        self.load_cached(keys.into_iter().collect(), true)
-    }
-
-    fn load_cached<K>(
-        &self,
-        keys: Vec<K>,
-        now: bool,
-    ) -> BoxFuture<'_, Result<HashMap<K, K::Value>, LoadError>>
-    where
-        K: CachedKey,
-        UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
-    {
+        let keys: Vec<K> = keys.into_iter().collect();
         Box::pin(async move {
             let tier = K::tier(&self.caches);
             let mut found = HashMap::with_capacity(keys.len());
@@ -815,12 +790,25 @@ impl Loaders {
             if !found.is_empty() {
                 self.caches.stats.record(K::CACHE, found.len() as u64, 0);
             }
-            if now && !missing.is_empty() {
-                found.extend(self.batched.loader().load(&missing).await?);
-            } else if !missing.is_empty() {
+            if !missing.is_empty() {
                 found.extend(self.batched.load_many(missing).await?);
             }
             Ok(found)
         })
+    }
+
+    /// [`Self::load_many`] for keys that come whole (a page's child lists, known before any
+    /// field asks): the loader serves what the caches hold and loads the rest at once, in this
+    /// task, instead of waiting out a gathering window that could add nothing to it.
+    pub fn load_now<K>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> BoxFuture<'_, Result<HashMap<K, K::Value>, LoadError>>
+    where
+        K: CachedKey,
+        UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
+    {
+        let keys: Vec<K> = keys.into_iter().collect();
+        Box::pin(async move { self.batched.loader().load(&keys).await })
     }
 }
