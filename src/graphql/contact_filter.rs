@@ -299,12 +299,20 @@ async fn matches(gateway: &Gateway, conditions: &Conditions) -> Result<Arc<Conta
         baserow_matches(gateway, conditions),
     )
     .map_err(|e| errors::upstream(&e))?;
-    prime(gateway, &ghl, &baserow, epoch).await;
     let found = Arc::new(ContactMatches {
         ghl,
         baserow,
         links: Default::default(),
     });
+    // The records go into the caches while the store looks up their links (on its own
+    // thread): the page reads neither before both are done.
+    let (_, linked) = futures::join!(
+        prime(gateway, &found.ghl, &found.baserow, epoch),
+        found
+            .links
+            .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow)),
+    );
+    linked?;
     lists.keep(key, found.clone(), generation).await;
     Ok(found)
 }

@@ -119,13 +119,67 @@ impl SqliteStore {
         let sql = format!(
             "SELECT {LINK_COLUMNS} FROM links WHERE kind = ? AND {column} IN (SELECT value FROM json_each(?))"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(kind.as_str())
-            .bind(values)
-            .fetch_all(&self.pool)
+        let rows = self
+            .read(move |db| {
+                let mut statement = db.prepare(&sql)?;
+                let rows =
+                    statement.query_map(rusqlite::params![kind.as_str(), values], raw_link)?;
+                rows.collect::<rusqlite::Result<Vec<RawLink>>>()
+            })
             .await?;
-        rows.iter().map(link_from_row).collect()
+        rows.into_iter().map(link_from_raw).collect()
     }
+
+    /// Runs `read` on a read connection's SQLite handle, on a blocking thread. sqlx's worker
+    /// hands every row of an answer over to the async side on its own, each hand-off a thread
+    /// wake-up; a page's links (hundreds of rows) cost about a millisecond of them. Here a
+    /// read is one hand-off, whatever its rows.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        tokio::task::spawn_blocking(move || {
+            let mut handle = futures::executor::block_on(conn.lock_handle())?;
+            // SAFETY: the handle is locked out of sqlx's worker until `handle` drops, and `db`
+            // (which does not close the handle) drops before it; `db` only reads.
+            let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+                .map_err(super::sqlite_commits::sqlite)?;
+            let out = read(&db).map_err(super::sqlite_commits::sqlite);
+            drop(db);
+            drop(handle);
+            out
+        })
+        .await
+        .map_err(|e| {
+            StoreError::Database(sqlx::Error::Protocol(format!("a store read failed: {e}")))
+        })?
+    }
+}
+
+/// A link's columns as SQLite holds them, in `LINK_COLUMNS` order.
+type RawLink = (String, String, Option<String>, Option<i64>, Option<String>);
+
+fn raw_link(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawLink> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn link_from_raw(
+    (id, kind, ghl_id, baserow_row_id, parent_id): RawLink,
+) -> Result<Link, StoreError> {
+    Ok(Link {
+        id: parse_uuid(&id)?,
+        kind: EntityKind::from_str(&kind)?,
+        ghl_id,
+        baserow_row_id,
+        parent_id: parent_id.map(|s| parse_uuid(&s)).transpose()?,
+    })
 }
 
 async fn find_link(

@@ -323,7 +323,7 @@ fn unavailable(error: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Protocol(error.to_string()))
 }
 
-fn sqlite(e: rusqlite::Error) -> StoreError {
+pub(super) fn sqlite(e: rusqlite::Error) -> StoreError {
     unavailable(&e.to_string())
 }
 

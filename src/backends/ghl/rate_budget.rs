@@ -5,11 +5,15 @@
 //! response. The budget keeps a log of the requests of the last interval (a sliding window): any
 //! interval-long stretch then holds at most `Max` of them, which also bounds GHL's fixed window.
 //! GHL counts a request when it arrives, somewhere between our send and its answer, and the first
-//! request on a new connection can arrive tens of milliseconds late; so an entry is stamped again
-//! when its answer comes, and only ages out a full interval (plus a 2 % slack) after that.
+//! request on a new connection can arrive tens of milliseconds late; so a request counts against
+//! the window while it is in flight, and from its answer on for a full interval (plus a 2 %
+//! slack). Answers are logged in the order they come, so the log ages out from its front and each
+//! call costs the same however large the allowance (a location with a raised limit may log
+//! thousands).
 //! Every concurrent call of the location must share one budget (`Arc`), or the callers would each
 //! spend the full allowance.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -41,9 +45,11 @@ pub struct BudgetSnapshot {
 struct State {
     max: u32,
     interval: Duration,
-    /// Requests of the current window: (slot id, send time, or answer time once answered).
-    sent: Vec<(u64, Instant)>,
-    next_id: u64,
+    /// Requests sent and not answered yet.
+    in_flight: usize,
+    /// When each answered request of the current window was answered, oldest first (also
+    /// requests GHL counted from elsewhere, stamped when we learned of them).
+    answered: VecDeque<Instant>,
     /// Whether a response has told us the limits. Until then a single probe goes out alone, so
     /// a burst of concurrent first calls cannot overrun a limit lower than the default.
     learned: bool,
@@ -63,24 +69,33 @@ impl State {
 
     fn prune(&mut self, now: Instant) {
         let window = self.window();
-        self.sent
-            .retain(|(_, t)| now.saturating_duration_since(*t) < window);
+        while self
+            .answered
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            self.answered.pop_front();
+        }
     }
 
-    /// How long until the oldest entry ages out.
+    /// Requests that count against the window now.
+    fn in_window(&self) -> usize {
+        self.in_flight + self.answered.len()
+    }
+
+    /// How long until a request may age out: the oldest answer's, or, with every request of the
+    /// window still in flight, a whole window (none can age out sooner than that).
     fn next_free(&self, now: Instant) -> Duration {
         let window = self.window();
-        self.sent
-            .iter()
-            .map(|(_, t)| (*t + window).saturating_duration_since(now))
-            .min()
-            .unwrap_or(PROBE_POLL)
+        self.answered
+            .front()
+            .map_or(window, |t| (*t + window).saturating_duration_since(now))
     }
 
-    fn push(&mut self, now: Instant) -> u64 {
-        self.next_id += 1;
-        self.sent.push((self.next_id, now));
-        self.next_id
+    /// Logs an answer (or a request counted elsewhere) at `now`, the latest stamp so far: every
+    /// stamp is read under the lock.
+    fn log_answer(&mut self, now: Instant) {
+        self.answered.push_back(now);
     }
 
     fn roll_day(&mut self) {
@@ -127,7 +142,6 @@ impl Default for RateBudget {
 #[must_use]
 pub struct Slot<'a> {
     budget: &'a RateBudget,
-    id: u64,
     probe: bool,
     /// The replicas' grant, when the budget is shared.
     grant: Option<i64>,
@@ -145,9 +159,8 @@ impl Drop for Slot<'_> {
         let mut s = self.budget.lock();
         // GHL has seen the request by now at the latest: it ages out from here.
         let now = Instant::now();
-        if let Some(entry) = s.sent.iter_mut().find(|(id, _)| *id == self.id) {
-            entry.1 = now;
-        }
+        s.in_flight = s.in_flight.saturating_sub(1);
+        s.log_answer(now);
         if self.probe {
             s.probe_in_flight = false;
         }
@@ -178,8 +191,8 @@ impl RateBudget {
             state: Mutex::new(State {
                 max: max.max(1),
                 interval,
-                sent: Vec::new(),
-                next_id: 0,
+                in_flight: 0,
+                answered: VecDeque::new(),
                 learned: false,
                 probe_in_flight: false,
                 blocked_until: None,
@@ -264,16 +277,15 @@ impl RateBudget {
                 match blocked {
                     Some(until) => until - now,
                     None if !s.learned && s.probe_in_flight => PROBE_POLL,
-                    None if s.sent.len() < s.max as usize => {
+                    None if s.in_window() < s.max as usize => {
                         let probe = !s.learned;
                         s.probe_in_flight |= probe;
-                        let id = s.push(now);
+                        s.in_flight += 1;
                         if let Some(d) = s.daily_remaining.as_mut() {
                             *d = d.saturating_sub(1);
                         }
                         return Ok(Slot {
                             budget: self,
-                            id,
                             probe,
                             grant: None,
                         });
@@ -312,9 +324,9 @@ impl RateBudget {
         // the difference as sends made now, which holds them against us for a whole window.
         if let Some(remaining) = remaining {
             let used = u64::from(s.max).saturating_sub(remaining);
-            let ours = s.sent.len() as u64;
+            let ours = s.in_window() as u64;
             for _ in ours..used {
-                s.push(now);
+                s.log_answer(now);
             }
         }
         if let Some(daily) = daily {
@@ -352,7 +364,7 @@ impl RateBudget {
         BudgetSnapshot {
             max: s.max,
             interval: s.interval,
-            in_window: s.sent.len(),
+            in_window: s.in_window(),
             daily_remaining: s.daily_remaining,
         }
     }
@@ -397,6 +409,32 @@ mod tests {
         // Ten sends at five per 100 ms: the sixth had to wait a full window.
         assert!(Instant::now() - start >= Duration::from_millis(100));
         assert!(budget.rate_waits() >= 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_counts_while_in_flight_and_for_a_window_after_its_answer() {
+        // One per 50 ms (+10 ms slack).
+        let budget = RateBudget::with_limits(1, Duration::from_millis(50));
+        budget
+            .acquire()
+            .await
+            .unwrap()
+            .observe(&headers(1, 0, 50, 100));
+        let first_answered = Instant::now();
+        let second = budget.acquire().await.unwrap();
+        assert!(Instant::now() - first_answered >= Duration::from_millis(60));
+        // The second stays in flight for 150 ms, longer than a window: nothing leaves meanwhile,
+        // and the third leaves a window after the second's answer.
+        let third = async { budget.acquire().await.map(|slot| (Instant::now(), slot)) };
+        let answer_second = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            drop(second);
+            Instant::now()
+        };
+        let (third, second_answered) = tokio::join!(third, answer_second);
+        let (left_at, _slot) = third.unwrap();
+        assert!(left_at - second_answered >= Duration::from_millis(60));
+        assert_eq!(budget.snapshot().in_window, 1);
     }
 
     #[tokio::test]

@@ -77,7 +77,7 @@ async fn token_auth(State(app): State<SharedApp>, bytes: Bytes) -> ApiResult<Jso
             "No active account found with the given credentials.",
         ));
     }
-    let (access, refresh) = auth::issue(&app, &mut app.store(), true);
+    let (access, refresh) = auth::issue(&app, &mut app.store_mut(), true);
     Ok(Json(json!({
         "user": auth::user_json(&app),
         "access_token": access,
@@ -94,7 +94,7 @@ async fn token_refresh(State(app): State<SharedApp>, bytes: Bytes) -> ApiResult<
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let mut store = app.store();
+    let mut store = app.store_mut();
     if !auth::session_valid(&store, &refresh, SessionKind::Refresh) {
         return Err(ApiError::coded(
             StatusCode::UNAUTHORIZED,
@@ -151,7 +151,7 @@ async fn create_workspace(
     require_user(&app, &headers)?;
     let body = body_object(&bytes)?;
     let name = required_str(&body, "name")?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let id = store.next_id("workspace");
     let ws = Workspace {
         id,
@@ -249,7 +249,7 @@ async fn create_application(
         ));
     }
     let name = required_str(&body, "name")?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     if !store.workspaces.contains_key(&workspace_id) {
         return Err(ApiError::workspace_missing());
     }

@@ -95,7 +95,7 @@ async fn batch_create(
     RawQuery(raw): RawQuery,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let principal = require_any(&store, &headers)?;
     check_table(&store, &principal, table_id, Operation::Create)?;
     let params = parse_pairs(raw.as_deref());
@@ -156,7 +156,7 @@ async fn batch_update(
     RawQuery(raw): RawQuery,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let principal = require_any(&store, &headers)?;
     check_table(&store, &principal, table_id, Operation::Update)?;
     let params = parse_pairs(raw.as_deref());
@@ -252,7 +252,7 @@ async fn batch_delete(
     RawQuery(raw): RawQuery,
     bytes: Bytes,
 ) -> ApiResult<Response> {
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let principal = require_any(&store, &headers)?;
     check_table(&store, &principal, table_id, Operation::Delete)?;
     let params = parse_pairs(raw.as_deref());

@@ -233,7 +233,7 @@ fn record(
     error: String,
     ok: bool,
 ) -> bool {
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let call_id = store.next_id("webhook_call");
     let max_failures = app.config.webhook_max_failures;
     let Some(hook) = store.webhooks.get_mut(&webhook_id) else {

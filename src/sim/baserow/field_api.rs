@@ -181,7 +181,7 @@ async fn create_field(
     let body = body_object(&bytes)?;
     let name = required_str(&body, "name")?;
     let type_name = required_str(&body, "type")?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     if !store.tables.contains_key(&table_id) {
         return Err(ApiError::table_missing());
     }
@@ -259,7 +259,7 @@ async fn update_field(
 ) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let body: Map<String, Value> = body_object(&bytes)?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let field = store
         .fields
         .get(&field_id)
@@ -323,7 +323,7 @@ async fn delete_field(
     Path(field_id): Path<u64>,
 ) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let field = store
         .fields
         .get(&field_id)

@@ -26,7 +26,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -88,7 +88,8 @@ impl Default for BaserowSimConfig {
 /// Shared server state behind every handler.
 pub(crate) struct App {
     pub config: BaserowSimConfig,
-    store: Mutex<state::Store>,
+    /// Read by many requests at once, as the server's workers do; written by one at a time.
+    store: RwLock<state::Store>,
     requests: AtomicU64,
     by_route: Mutex<BTreeMap<String, u64>>,
     pub webhook_attempts: AtomicU64,
@@ -98,9 +99,15 @@ pub(crate) struct App {
 }
 
 impl App {
-    /// The store; a panic elsewhere must not wedge the simulator, so poisoning is ignored.
-    pub fn store(&self) -> MutexGuard<'_, state::Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    /// The store, to read; a panic elsewhere must not wedge the simulator, so poisoning is
+    /// ignored.
+    pub fn store(&self) -> RwLockReadGuard<'_, state::Store> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store, to change.
+    pub fn store_mut(&self) -> RwLockWriteGuard<'_, state::Store> {
+        self.store.write().unwrap_or_else(|e| e.into_inner())
     }
 
     fn count(&self, route: String) {
@@ -141,7 +148,7 @@ impl BaserowSim {
         let app = Arc::new(App {
             gate: faults::Gate::new(config.faults.clone(), config.limits.clone()),
             config,
-            store: Mutex::new(state::Store::default()),
+            store: RwLock::new(state::Store::default()),
             requests: AtomicU64::new(0),
             by_route: Mutex::new(BTreeMap::new()),
             webhook_attempts: AtomicU64::new(0),

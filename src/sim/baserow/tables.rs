@@ -95,7 +95,7 @@ async fn create_table(
         .get("first_row_header")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let mut store = app.store();
+    let mut store = app.store_mut();
     if !store.databases.contains_key(&database_id) {
         return Err(ApiError::application_missing());
     }

@@ -91,7 +91,7 @@ async fn create_token(
             ));
         }
     };
-    let mut store = app.store();
+    let mut store = app.store_mut();
     if !store.workspaces.contains_key(&workspace_id) {
         return Err(ApiError::workspace_missing());
     }
@@ -130,7 +130,7 @@ async fn delete_token(
     Path(token_id): Path<u64>,
 ) -> ApiResult<Response> {
     require_user(&app, &headers)?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     store.tokens.remove(&token_id).ok_or_else(token_missing)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -205,7 +205,7 @@ async fn update_token(
         .contains_key("name")
         .then(|| required_str(&body, "name"))
         .transpose()?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let token = store.tokens.get_mut(&token_id).ok_or_else(token_missing)?;
     if let Some([create, read, update, delete]) = permissions {
         token.create = create;

@@ -78,14 +78,13 @@ pub fn primary_text(store: &Store, table_id: u64, row: &Row) -> String {
     }
 }
 
-/// The cell as the API returns it.
-pub fn read_value(store: &Store, field: &Field, row: &Row) -> Value {
-    // Borrowed: the link and select cells are only looked into, never returned as stored.
+/// The cell as the API returns it: borrowed from the row where it is returned as stored.
+pub fn read_value<'r>(store: &Store, field: &Field, row: &'r Row) -> Cow<'r, Value> {
     let value = match row.values.get(&field.id) {
         Some(value) => Cow::Borrowed(value),
         None => Cow::Owned(default_value(&field.kind)),
     };
-    match &field.kind {
+    Cow::Owned(match &field.kind {
         FieldKind::SingleSelect { options } => option_json(options, &value).unwrap_or(Value::Null),
         FieldKind::MultipleSelect { options } => Value::Array(
             value
@@ -99,7 +98,7 @@ pub fn read_value(store: &Store, field: &Field, row: &Row) -> Value {
         ),
         FieldKind::LinkRow { table_id, .. } => {
             let Some(table) = store.tables.get(table_id) else {
-                return json!([]);
+                return Cow::Owned(json!([]));
             };
             let items = live_links(store, *table_id, &value)
                 .into_iter()
@@ -115,16 +114,16 @@ pub fn read_value(store: &Store, field: &Field, row: &Row) -> Value {
         FieldKind::FormulaRowId { .. } => json!(row.id.to_string()),
         FieldKind::Date { include_time: true } => match value.as_str() {
             Some(s) if s.len() == 10 => json!(format!("{s}T00:00:00Z")),
-            _ => value.into_owned(),
+            _ => return value,
         },
         FieldKind::Date {
             include_time: false,
         } => match value.as_str() {
             Some(s) if s.len() > 10 => json!(s[..10].to_string()),
-            _ => value.into_owned(),
+            _ => return value,
         },
-        _ => value.into_owned(),
-    }
+        _ => return value,
+    })
 }
 
 fn timestamp(t: &DateTime<Utc>, include_time: bool) -> Value {
@@ -137,7 +136,7 @@ fn timestamp(t: &DateTime<Utc>, include_time: bool) -> Value {
 
 /// A plain-text rendering of the cell, for search, `contains` filters and link values.
 pub fn text_of(store: &Store, field: &Field, row: &Row) -> String {
-    match read_value(store, field, row) {
+    match read_value(store, field, row).into_owned() {
         Value::Null => String::new(),
         Value::String(s) => s,
         Value::Bool(b) => b.to_string(),

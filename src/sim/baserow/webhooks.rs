@@ -216,7 +216,7 @@ async fn create_webhook(
         calls: Vec::new(),
     };
     apply(&app, &mut hook, &body)?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     if !store.tables.contains_key(&table_id) {
         return Err(ApiError::table_missing());
     }
@@ -260,7 +260,7 @@ async fn update_webhook(
 ) -> ApiResult<Json<Value>> {
     require_user(&app, &headers)?;
     let body = body_object(&bytes)?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     let current = store
         .webhooks
         .get(&webhook_id)
@@ -279,7 +279,7 @@ async fn delete_webhook(
     Path(webhook_id): Path<u64>,
 ) -> ApiResult<Response> {
     require_user(&app, &headers)?;
-    let mut store = app.store();
+    let mut store = app.store_mut();
     store
         .webhooks
         .remove(&webhook_id)

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
 use super::auth::Principal;
@@ -134,19 +136,33 @@ fn find<'a>(list: Option<&'a mut Vec<Doc>>, id: &str, what: &str) -> GhlResult<&
         .ok_or_else(|| GhlError::NotFound(format!("{what} not found")))
 }
 
+/// [`task_out`] written straight from the stored task, for lists.
+struct TaskOut<'a>(&'a Doc);
+
+impl Serialize for TaskOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().filter(|(key, _)| key.as_str() != "dateAdded"))
+    }
+}
+
 async fn list_tasks(
     State(st): State<Arc<SimState>>,
     Extension(p): Extension<Principal>,
     Path(cid): Path<String>,
-) -> GhlResult<Json<Value>> {
+) -> GhlResult<Response> {
+    #[derive(Serialize)]
+    struct Tasks<'a> {
+        tasks: Vec<TaskOut<'a>>,
+    }
     let store = lock(&st.store);
     contact_of(&store, &p, &cid)?;
-    let tasks: Vec<Value> = store
+    let tasks = store
         .tasks
         .get(&cid)
-        .map(|l| l.iter().map(task_out).collect())
+        .map(|l| l.iter().map(TaskOut).collect())
         .unwrap_or_default();
-    Ok(Json(json!({"tasks": tasks})))
+    // Written while the store is locked: the tasks are not copied on the way.
+    Ok(Json(Tasks { tasks }).into_response())
 }
 
 async fn create_task(
@@ -295,11 +311,15 @@ async fn list_notes(
     State(st): State<Arc<SimState>>,
     Extension(p): Extension<Principal>,
     Path(cid): Path<String>,
-) -> GhlResult<Json<Value>> {
+) -> GhlResult<Response> {
+    #[derive(Serialize)]
+    struct Notes<'a> {
+        notes: &'a [Doc],
+    }
     let store = lock(&st.store);
     contact_of(&store, &p, &cid)?;
-    let notes = store.notes.get(&cid).cloned().unwrap_or_default();
-    Ok(Json(json!({"notes": notes})))
+    let notes = store.notes.get(&cid).map_or(&[][..], Vec::as_slice);
+    Ok(Json(Notes { notes }).into_response())
 }
 
 async fn create_note(
