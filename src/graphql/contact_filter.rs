@@ -268,9 +268,11 @@ pub async fn page_of(
     has_next: bool,
     wanted: super::children::Wanted,
 ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
-    let (records, children) = futures::join!(
-        Box::pin(load_contacts(gateway, links.clone())),
+    // The child lists first: polled first, their requests leave before the records are
+    // copied out of the caches.
+    let (children, records) = futures::join!(
         Box::pin(super::children::prefetch(gateway, &links, wanted)),
+        Box::pin(load_contacts(gateway, links.clone())),
     );
     let records = records?;
     let mut connection = Connection::new(has_previous, has_next);
