@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     auth::{Scope, ScopeGuard},
+    backends::{baserow::ContactRow, ghl::search::SearchContact},
     domain::{NoteRecord, TaskRecord, merge},
     state::Gateway,
     store::{EntityKind, Link},
@@ -493,28 +494,116 @@ impl PageLinks {
     }
 }
 
+/// The child lists a page of contacts loads before its fields ask: per kind and system, the
+/// keys its contacts give. Empty for a kind the page does not ask for, or whose cache is off
+/// (nothing would keep the lists for the fields).
+#[derive(Default)]
+pub struct ListKeys {
+    ghl_tasks: Vec<String>,
+    task_rows: Vec<i64>,
+    ghl_notes: Vec<String>,
+    note_rows: Vec<i64>,
+}
+
+impl ListKeys {
+    /// For contacts given as (GHL id, Baserow row id).
+    fn of<'a>(
+        gateway: &Gateway,
+        wanted: Wanted,
+        contacts: impl Iterator<Item = (Option<&'a str>, Option<i64>)> + Clone,
+    ) -> Self {
+        use crate::config::{CachedType, ReadPolicy};
+        let cached = |t| gateway.config.cache.for_type(t).ttl_secs > 0;
+        // Under the mirror policy a contact that Baserow holds is read from Baserow alone.
+        let in_ghl = |policy: ReadPolicy| -> Vec<String> {
+            contacts
+                .clone()
+                .filter(|(_, row)| !(policy == ReadPolicy::Mirror && row.is_some()))
+                .filter_map(|(id, _)| id.map(str::to_string))
+                .collect()
+        };
+        let rows = || -> Vec<i64> { contacts.clone().filter_map(|(_, row)| row).collect() };
+        let tasks = wanted.tasks && cached(CachedType::Tasks);
+        let notes = wanted.notes && cached(CachedType::Notes);
+        let read = &gateway.config.read;
+        let mut keys = ListKeys::default();
+        if tasks {
+            keys.ghl_tasks = in_ghl(read.tasks);
+            keys.task_rows = rows();
+        }
+        if notes {
+            keys.ghl_notes = in_ghl(read.notes);
+            keys.note_rows = rows();
+        }
+        keys
+    }
+
+    /// For a listing just read, before its contacts have links: its Baserow rows (with the GHL
+    /// id each names), and the GHL contacts no row names.
+    pub fn of_listing(
+        gateway: &Gateway,
+        wanted: Wanted,
+        ghl: &[SearchContact],
+        baserow: &[ContactRow],
+    ) -> Self {
+        let named: HashSet<&str> = baserow
+            .iter()
+            .filter_map(|r| merge::present(r.ghl_id.as_deref()))
+            .collect();
+        let rows = baserow
+            .iter()
+            .map(|r| (merge::present(r.ghl_id.as_deref()), Some(r.id)));
+        let ghl_only = ghl
+            .iter()
+            .filter(|c| !named.contains(c.id.as_str()))
+            .map(|c| (Some(c.id.as_str()), None));
+        Self::of(gateway, wanted, rows.chain(ghl_only))
+    }
+
+    /// These keys less those `requested` already asks for.
+    fn without(mut self, requested: &ListKeys) -> Self {
+        fn less<T: Eq + std::hash::Hash>(keys: &mut Vec<T>, gone: &[T]) {
+            let gone: HashSet<&T> = gone.iter().collect();
+            keys.retain(|k| !gone.contains(k));
+        }
+        less(&mut self.ghl_tasks, &requested.ghl_tasks);
+        less(&mut self.task_rows, &requested.task_rows);
+        less(&mut self.ghl_notes, &requested.ghl_notes);
+        less(&mut self.note_rows, &requested.note_rows);
+        self
+    }
+}
+
+/// Loads the lists `keys` name into their caches, one batch per kind and system. Failures are
+/// left for the fields, which meet and report them.
+pub async fn load_lists(gateway: &Gateway, keys: &ListKeys) {
+    let loader = &gateway.loader;
+    futures::join!(
+        warm(loader, keys.ghl_tasks.iter().cloned().map(GhlTasksKey)),
+        warm(loader, keys.task_rows.iter().copied().map(BaserowTasksKey)),
+        warm(loader, keys.ghl_notes.iter().cloned().map(GhlNotesKey)),
+        warm(loader, keys.note_rows.iter().copied().map(BaserowNotesKey)),
+    );
+}
+
 /// Loads the task and note lists of a page of contacts together, one batch per list and
 /// system, before their `tasks` and `notes` fields ask one contact at a time: the fields then
 /// find them in the cache, however their resolution is spread in time (a loader batch only
-/// gathers the keys that arrive within its window). Meanwhile the children's stored links are
-/// read, for the fields to pair the lists with. A type whose cache is off is left to the
-/// fields (nothing would keep the lists for them); so are failures, which the fields meet and
-/// report.
-pub async fn prefetch(gateway: &Gateway, parents: &[Link], wanted: Wanted) -> PageLinks {
-    use crate::config::CachedType;
-    let cached = |t| gateway.config.cache.for_type(t).ttl_secs > 0;
-    let (tasks, notes) = (
-        wanted.tasks && cached(CachedType::Tasks),
-        wanted.notes && cached(CachedType::Notes),
-    );
-    let in_ghl = |policy| {
-        parents
-            .iter()
-            .filter(move |p| !mirrored(policy, p))
-            .filter_map(|p| p.ghl_id.clone())
-    };
-    let rows = || parents.iter().filter_map(|p| p.baserow_row_id);
-    let (read, loader) = (&gateway.config.read, &gateway.loader);
+/// gathers the keys that arrive within its window); lists in `requested` are already loading.
+/// Meanwhile the children's stored links are read, for the fields to pair the lists with.
+pub async fn prefetch(
+    gateway: &Gateway,
+    parents: &[Link],
+    wanted: Wanted,
+    requested: Option<&ListKeys>,
+) -> PageLinks {
+    let pairs = parents
+        .iter()
+        .map(|p| (p.ghl_id.as_deref(), p.baserow_row_id));
+    let mut lists = ListKeys::of(gateway, wanted, pairs);
+    if let Some(requested) = requested {
+        lists = lists.without(requested);
+    }
     let kinds = [
         (wanted.tasks, EntityKind::Task),
         (wanted.notes, EntityKind::Note),
@@ -524,13 +613,7 @@ pub async fn prefetch(gateway: &Gateway, parents: &[Link], wanted: Wanted) -> Pa
         .filter(|(on, _)| *on)
         .flat_map(|(_, kind)| parents.iter().map(move |p| ChildLinksKey(kind, p.id)))
         .collect();
-    let (links, ..) = futures::join!(
-        read_links(gateway, &link_keys),
-        warm(loader, tasks, in_ghl(read.tasks).map(GhlTasksKey)),
-        warm(loader, tasks, rows().map(BaserowTasksKey)),
-        warm(loader, notes, in_ghl(read.notes).map(GhlNotesKey)),
-        warm(loader, notes, rows().map(BaserowNotesKey)),
-    );
+    let (links, ()) = futures::join!(read_links(gateway, &link_keys), load_lists(gateway, &lists));
     links
 }
 
@@ -549,13 +632,14 @@ async fn read_links(gateway: &Gateway, keys: &[ChildLinksKey]) -> PageLinks {
     }
 }
 
-/// Loads `keys` into their cache when `on`; a failure is left for the fields to meet.
-async fn warm<K>(loader: &Loaders, on: bool, keys: impl IntoIterator<Item = K>)
+/// Loads `keys` into their cache; a failure is left for the fields to meet.
+async fn warm<K>(loader: &Loaders, keys: impl IntoIterator<Item = K>)
 where
     K: CachedKey,
     UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
 {
-    if !on {
+    let keys: Vec<K> = keys.into_iter().collect();
+    if keys.is_empty() {
         return;
     }
     if let Err(error) = loader.load_now(keys).await {

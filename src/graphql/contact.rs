@@ -563,6 +563,7 @@ impl ContactQuery {
             after.is_some(),
             has_next,
             wanted,
+            None,
         ))
         .await
     }

@@ -37,6 +37,7 @@ use uuid::Uuid;
 
 use super::{
     business::business_link,
+    children::ListKeys,
     contact::{Contact, MAX_PAGE_SIZE, load_contacts},
     errors, ids,
     loaders::{BaserowContactKey, ContactListKey, ContactMatches, GhlContactKey, LoadError},
@@ -248,15 +249,64 @@ pub async fn connection(
     after: Option<Uuid>,
     wanted: super::children::Wanted,
 ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
-    let found = matches(gateway, conditions).await?;
-    let all = found
-        .links
-        .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow))
-        .await?;
-    let mut links = all.iter().filter(|l| after.is_none_or(|a| l.id > a));
-    let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
-    let has_next = links.next().is_some();
-    page_of(gateway, page, after.is_some(), has_next, wanted).await
+    let (found, fresh) = matches(gateway, conditions).await?;
+    // A listing just read that fits on this page: every contact it names is on the page, and
+    // each system's listing names the keys of its child lists, so those can leave now, while
+    // the listing's records are cached and its links looked up.
+    let early = match &fresh {
+        Some(_) if after.is_none() && listed(&found) <= first => Some(ListKeys::of_listing(
+            gateway,
+            wanted,
+            &found.ghl,
+            &found.baserow,
+        )),
+        _ => None,
+    };
+    let lists = async {
+        if let Some(keys) = &early {
+            super::children::load_lists(gateway, keys).await;
+        }
+    };
+    let page = async {
+        if let Some(fresh) = fresh {
+            settle(gateway, &found, fresh).await?;
+        }
+        let all = found
+            .links
+            .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow))
+            .await?;
+        let mut links = all.iter().filter(|l| after.is_none_or(|a| l.id > a));
+        let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
+        let has_next = links.next().is_some();
+        page_of(
+            gateway,
+            page,
+            after.is_some(),
+            has_next,
+            wanted,
+            early.as_ref(),
+        )
+        .await
+    };
+    // The early lists first: polled first, their requests leave first.
+    let ((), page) = futures::join!(Box::pin(lists), Box::pin(page));
+    page
+}
+
+/// How many contacts a listing names, at most: its Baserow rows, and the GHL contacts no row
+/// names (the store may pair more, which only makes fewer).
+fn listed(found: &ContactMatches) -> usize {
+    let named: HashSet<&str> = found
+        .baserow
+        .iter()
+        .filter_map(|r| merge::present(r.ghl_id.as_deref()))
+        .collect();
+    found.baserow.len()
+        + found
+            .ghl
+            .iter()
+            .filter(|c| !named.contains(c.id.as_str()))
+            .count()
 }
 
 /// A page of contacts by their links: their records, read together with the child lists and
@@ -267,11 +317,14 @@ pub async fn page_of(
     has_previous: bool,
     has_next: bool,
     wanted: super::children::Wanted,
+    requested: Option<&ListKeys>,
 ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
     // The child lists first: polled first, their requests leave before the records are
     // copied out of the caches.
     let (children, records) = futures::join!(
-        Box::pin(super::children::prefetch(gateway, &links, wanted)),
+        Box::pin(super::children::prefetch(
+            gateway, &links, wanted, requested
+        )),
         Box::pin(load_contacts(gateway, links.clone())),
     );
     let records = records?;
@@ -283,15 +336,26 @@ pub async fn page_of(
     Ok(connection)
 }
 
+/// A listing just read: what [`settle`] needs to cache it.
+struct Fresh {
+    key: ContactListKey,
+    generation: u64,
+    epoch: u64,
+}
+
 /// What each system holds that meets the conditions: listed once, then kept in the cache until
-/// its TTL ends or the journal publishes a contact or business change.
-async fn matches(gateway: &Gateway, conditions: &Conditions) -> Result<Arc<ContactMatches>> {
+/// its TTL ends or the journal publishes a contact or business change. A listing just read
+/// comes with its [`Fresh`], and is of use once [`settle`] has run.
+async fn matches(
+    gateway: &Gateway,
+    conditions: &Conditions,
+) -> Result<(Arc<ContactMatches>, Option<Fresh>)> {
     let lists = &gateway.caches.contact_lists;
     lists.watch(&gateway.changes);
     let key = conditions.key();
     if let Some(found) = lists.cache.get(&key).await {
         gateway.caches.stats.record("contact_lists", 1, 0);
-        return Ok(found);
+        return Ok((found, None));
     }
     gateway.caches.stats.record("contact_lists", 0, 1);
     let generation = lists.generation();
@@ -306,17 +370,32 @@ async fn matches(gateway: &Gateway, conditions: &Conditions) -> Result<Arc<Conta
         baserow,
         links: Default::default(),
     });
-    // The records go into the caches while the store looks up their links (on its own
-    // thread): the page reads neither before both are done.
+    Ok((
+        found,
+        Some(Fresh {
+            key,
+            generation,
+            epoch,
+        }),
+    ))
+}
+
+/// Caches a listing just read: its records go into the caches while the store looks up their
+/// links (on its own thread), then the listing is kept.
+async fn settle(gateway: &Gateway, found: &Arc<ContactMatches>, fresh: Fresh) -> Result<()> {
     let (_, linked) = futures::join!(
-        prime(gateway, &found.ghl, &found.baserow, epoch),
+        prime(gateway, &found.ghl, &found.baserow, fresh.epoch),
         found
             .links
             .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow)),
     );
     linked?;
-    lists.keep(key, found.clone(), generation).await;
-    Ok(found)
+    gateway
+        .caches
+        .contact_lists
+        .keep(fresh.key, found.clone(), fresh.generation)
+        .await;
+    Ok(())
 }
 
 /// The GHL contacts meeting every condition.

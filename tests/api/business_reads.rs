@@ -74,6 +74,42 @@ async fn business_contacts_cost_one_listing_per_system_and_nothing_when_warm() {
 }
 
 #[tokio::test]
+async fn a_page_of_a_longer_listing_loads_the_child_lists_of_its_own_contacts_only() {
+    let app = spawn_app().await;
+    let id = business_id(&app, "Northwind Traders").await;
+    let page = r#"query($id: ID!, $after: String) { business(id: $id) {
+        contacts(first: 3, after: $after) {
+            edges { node { email tasks { title } notes { body } } }
+            pageInfo { endCursor } } } }"#;
+    let lists = |app: &TestApp| {
+        calls(app)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("ghl.list"))
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        ("ghl.listNotes".to_string(), 3),
+        ("ghl.listTasks".to_string(), 3),
+    ];
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    // The business has 7 contacts: a cold first page of 3 reads the lists of those 3.
+    let first = app.graphql(page, json!({"id": id, "after": null})).await;
+    let edges = first["business"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 3, "{first}");
+    assert_eq!(lists(&app), expected);
+    // And a cold next page (the listing read again) those of its own 3.
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let cursor = &first["business"]["contacts"]["pageInfo"]["endCursor"];
+    let next = app.graphql(page, json!({"id": id, "after": cursor})).await;
+    let next_edges = next["business"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(next_edges.len(), 3, "{next}");
+    assert_ne!(next_edges[0], edges[0]);
+    assert_eq!(lists(&app), expected);
+}
+
+#[tokio::test]
 async fn business_contacts_is_the_filtered_contacts_connection() {
     let app = spawn_app().await;
     let id = business_id(&app, "Bluebird Dental").await;
