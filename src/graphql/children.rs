@@ -16,7 +16,6 @@ use super::{
 };
 use crate::{
     auth::{Scope, ScopeGuard},
-    backends::{baserow::ContactRow, ghl::search::SearchContact},
     domain::{NoteRecord, TaskRecord, merge},
     state::Gateway,
     store::{EntityKind, Link},
@@ -507,18 +506,17 @@ pub struct ListKeys {
 
 impl ListKeys {
     /// For contacts given as (GHL id, Baserow row id).
-    fn of<'a>(
+    pub fn of<'a>(
         gateway: &Gateway,
         wanted: Wanted,
         contacts: impl Iterator<Item = (Option<&'a str>, Option<i64>)> + Clone,
     ) -> Self {
         use crate::config::{CachedType, ReadPolicy};
         let cached = |t| gateway.config.cache.for_type(t).ttl_secs > 0;
-        // Under the mirror policy a contact that Baserow holds is read from Baserow alone.
         let in_ghl = |policy: ReadPolicy| -> Vec<String> {
             contacts
                 .clone()
-                .filter(|(_, row)| !(policy == ReadPolicy::Mirror && row.is_some()))
+                .filter(|(_, row)| !mirrored_row(policy, *row))
                 .filter_map(|(id, _)| id.map(str::to_string))
                 .collect()
         };
@@ -536,28 +534,6 @@ impl ListKeys {
             keys.note_rows = rows();
         }
         keys
-    }
-
-    /// For a listing just read, before its contacts have links: its Baserow rows (with the GHL
-    /// id each names), and the GHL contacts no row names.
-    pub fn of_listing(
-        gateway: &Gateway,
-        wanted: Wanted,
-        ghl: &[SearchContact],
-        baserow: &[ContactRow],
-    ) -> Self {
-        let named: HashSet<&str> = baserow
-            .iter()
-            .filter_map(|r| merge::present(r.ghl_id.as_deref()))
-            .collect();
-        let rows = baserow
-            .iter()
-            .map(|r| (merge::present(r.ghl_id.as_deref()), Some(r.id)));
-        let ghl_only = ghl
-            .iter()
-            .filter(|c| !named.contains(c.id.as_str()))
-            .map(|c| (Some(c.id.as_str()), None));
-        Self::of(gateway, wanted, rows.chain(ghl_only))
     }
 
     /// These keys less those `requested` already asks for.
@@ -649,5 +625,10 @@ where
 
 /// Under the mirror policy a parent that Baserow holds is read from Baserow alone.
 pub fn mirrored(policy: crate::config::ReadPolicy, parent: &Link) -> bool {
-    policy == crate::config::ReadPolicy::Mirror && parent.baserow_row_id.is_some()
+    mirrored_row(policy, parent.baserow_row_id)
+}
+
+/// [`mirrored`] for a parent known by its Baserow row id alone.
+fn mirrored_row(policy: crate::config::ReadPolicy, row: Option<i64>) -> bool {
+    policy == crate::config::ReadPolicy::Mirror && row.is_some()
 }

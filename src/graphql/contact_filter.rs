@@ -254,12 +254,10 @@ pub async fn connection(
     // each system's listing names the keys of its child lists, so those can leave now, while
     // the listing's records are cached and its links looked up.
     let early = match &fresh {
-        Some(_) if after.is_none() && listed(&found) <= first => Some(ListKeys::of_listing(
-            gateway,
-            wanted,
-            &found.ghl,
-            &found.baserow,
-        )),
+        Some(_) if after.is_none() => {
+            let contacts = listed(&found);
+            (contacts.len() <= first).then(|| ListKeys::of(gateway, wanted, contacts.into_iter()))
+        }
         _ => None,
     };
     let lists = async {
@@ -293,20 +291,25 @@ pub async fn connection(
     page
 }
 
-/// How many contacts a listing names, at most: its Baserow rows, and the GHL contacts no row
-/// names (the store may pair more, which only makes fewer).
-fn listed(found: &ContactMatches) -> usize {
+/// The contacts a listing names before they have links, as (GHL id, Baserow row id): its
+/// Baserow rows (with the GHL id each names), then the GHL contacts no row names. The store may
+/// pair more of them, which only makes fewer.
+fn listed(found: &ContactMatches) -> Vec<(Option<&str>, Option<i64>)> {
     let named: HashSet<&str> = found
         .baserow
         .iter()
         .filter_map(|r| merge::present(r.ghl_id.as_deref()))
         .collect();
-    found.baserow.len()
-        + found
-            .ghl
-            .iter()
-            .filter(|c| !named.contains(c.id.as_str()))
-            .count()
+    let rows = found
+        .baserow
+        .iter()
+        .map(|r| (merge::present(r.ghl_id.as_deref()), Some(r.id)));
+    let ghl_only = found
+        .ghl
+        .iter()
+        .filter(|c| !named.contains(c.id.as_str()))
+        .map(|c| (Some(c.id.as_str()), None));
+    rows.chain(ghl_only).collect()
 }
 
 /// A page of contacts by their links: their records, read together with the child lists and

@@ -151,9 +151,7 @@ impl SqliteStore {
             out
         })
         .await
-        .map_err(|e| {
-            StoreError::Database(sqlx::Error::Protocol(format!("a store read failed: {e}")))
-        })?
+        .map_err(|e| super::sqlite_commits::unavailable(&format!("a store read failed: {e}")))?
     }
 }
 

@@ -319,7 +319,7 @@ fn refused(group: Vec<Write>, error: &str) -> Vec<Held> {
         .collect()
 }
 
-fn unavailable(error: &str) -> StoreError {
+pub(super) fn unavailable(error: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Protocol(error.to_string()))
 }
 
