@@ -87,16 +87,13 @@ impl SqliteStore {
 const LINK_COLUMNS: &str = "id, kind, ghl_id, baserow_row_id, parent_id";
 
 fn link_from_row(row: &SqliteRow) -> Result<Link, StoreError> {
-    Ok(Link {
-        id: parse_uuid(row.try_get("id")?)?,
-        kind: EntityKind::from_str(row.try_get("kind")?)?,
-        ghl_id: row.try_get("ghl_id")?,
-        baserow_row_id: row.try_get("baserow_row_id")?,
-        parent_id: row
-            .try_get::<Option<String>, _>("parent_id")?
-            .map(|s| parse_uuid(&s))
-            .transpose()?,
-    })
+    link_from_raw((
+        row.try_get("id")?,
+        row.try_get("kind")?,
+        row.try_get("ghl_id")?,
+        row.try_get("baserow_row_id")?,
+        row.try_get("parent_id")?,
+    ))
 }
 
 pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
