@@ -496,7 +496,7 @@ impl PageLinks {
 /// The child lists a page of contacts loads before its fields ask: per kind and system, the
 /// keys its contacts give. Empty for a kind the page does not ask for, or whose cache is off
 /// (nothing would keep the lists for the fields).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ListKeys {
     ghl_tasks: Vec<String>,
     task_rows: Vec<i64>,
@@ -536,8 +536,21 @@ impl ListKeys {
         keys
     }
 
+    /// These keys and `other`'s.
+    pub fn and(&self, other: &ListKeys) -> ListKeys {
+        fn both<T: Clone>(a: &[T], b: &[T]) -> Vec<T> {
+            a.iter().chain(b).cloned().collect()
+        }
+        ListKeys {
+            ghl_tasks: both(&self.ghl_tasks, &other.ghl_tasks),
+            task_rows: both(&self.task_rows, &other.task_rows),
+            ghl_notes: both(&self.ghl_notes, &other.ghl_notes),
+            note_rows: both(&self.note_rows, &other.note_rows),
+        }
+    }
+
     /// These keys less those `requested` already asks for.
-    fn without(mut self, requested: &ListKeys) -> Self {
+    pub fn without(mut self, requested: &ListKeys) -> Self {
         fn less<T: Eq + std::hash::Hash>(keys: &mut Vec<T>, gone: &[T]) {
             let gone: HashSet<&T> = gone.iter().collect();
             keys.retain(|k| !gone.contains(k));

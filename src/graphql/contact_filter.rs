@@ -57,7 +57,7 @@ use crate::{
     config::ReadPolicy,
     domain::merge,
     state::Gateway,
-    store::{EntityKind, Link},
+    store::{EntityKind, Link, Member},
 };
 
 /// The Baserow link field from a contact row to its business row.
@@ -249,46 +249,144 @@ pub async fn connection(
     after: Option<Uuid>,
     wanted: super::children::Wanted,
 ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
-    let (found, fresh) = matches(gateway, conditions).await?;
-    // A listing just read that fits on this page: every contact it names is on the page, and
-    // each system's listing names the keys of its child lists, so those can leave now, while
-    // the listing's records are cached and its links looked up.
-    let early = match &fresh {
-        Some(_) if after.is_none() => {
-            let contacts = listed(&found);
-            (contacts.len() <= first).then(|| ListKeys::of(gateway, wanted, contacts.into_iter()))
+    // A business whose listing is not cached: the contacts its listing held when last read get
+    // their child lists asked for now, alongside the listing, instead of after it.
+    let business = conditions
+        .business
+        .as_ref()
+        .filter(|_| after.is_none() && conditions.only_business())
+        .filter(|_| {
+            !gateway
+                .caches
+                .contact_lists
+                .cache
+                .contains_key(&conditions.key())
+        })
+        .map(|b| b.id);
+    let remembered = tokio::sync::OnceCell::new();
+    let recall = || async {
+        match business {
+            Some(id) => remembered_members(gateway, id).await,
+            None => None,
         }
-        _ => None,
     };
-    let lists = async {
-        if let Some(keys) = &early {
-            super::children::load_lists(gateway, keys).await;
+    let ahead = |members: &Option<Vec<Member>>| {
+        members
+            .as_ref()
+            .filter(|m| m.len() <= first)
+            .map(|m| ListKeys::of(gateway, wanted, pairs(m)))
+    };
+    let ahead_lists = async {
+        if let Some(keys) = ahead(remembered.get_or_init(recall).await) {
+            super::children::load_lists(gateway, &keys).await;
         }
     };
-    let page = async {
-        if let Some(fresh) = fresh {
-            settle(gateway, &found, fresh).await?;
-        }
-        let all = found
-            .links
-            .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow))
-            .await?;
-        let mut links = all.iter().filter(|l| after.is_none_or(|a| l.id > a));
-        let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
-        let has_next = links.next().is_some();
-        page_of(
-            gateway,
-            page,
-            after.is_some(),
-            has_next,
-            wanted,
-            early.as_ref(),
-        )
-        .await
+    let rest = async {
+        let (found, fresh) = matches(gateway, conditions).await?;
+        let remembered = remembered.get_or_init(recall).await;
+        let sent_ahead = ahead(remembered);
+        // A listing just read that fits on this page: every contact it names is on the page,
+        // and each system's listing names the keys of its child lists, so those not already
+        // asked for can leave now, while the listing's records are cached and its links looked
+        // up.
+        let named = fresh
+            .as_ref()
+            .filter(|_| after.is_none())
+            .map(|_| listed(&found));
+        let early = named.as_ref().filter(|l| l.len() <= first).map(|contacts| {
+            let keys = ListKeys::of(gateway, wanted, contacts.iter().copied());
+            match &sent_ahead {
+                Some(ahead) => keys.without(ahead),
+                None => keys,
+            }
+        });
+        let remember = async {
+            if let (Some(id), Some(named)) = (business, &named) {
+                remember_members(gateway, id, remembered.as_ref(), named).await;
+            }
+        };
+        let requested = match (&early, &sent_ahead) {
+            (Some(early), Some(ahead)) => Some(early.and(ahead)),
+            (early, ahead) => early.as_ref().or(ahead.as_ref()).cloned(),
+        };
+        let lists = async {
+            if let Some(keys) = &early {
+                super::children::load_lists(gateway, keys).await;
+            }
+        };
+        let page = async {
+            if let Some(fresh) = fresh {
+                settle(gateway, &found, fresh).await?;
+            }
+            let all = found
+                .links
+                .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow))
+                .await?;
+            let mut links = all.iter().filter(|l| after.is_none_or(|a| l.id > a));
+            let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
+            let has_next = links.next().is_some();
+            page_of(
+                gateway,
+                page,
+                after.is_some(),
+                has_next,
+                wanted,
+                requested.as_ref(),
+            )
+            .await
+        };
+        // The early lists first: polled first, their requests leave first.
+        let ((), page, ()) = futures::join!(Box::pin(lists), Box::pin(page), Box::pin(remember));
+        page
     };
-    // The early lists first: polled first, their requests leave first.
-    let ((), page) = futures::join!(Box::pin(lists), Box::pin(page));
+    let ((), page) = futures::join!(Box::pin(ahead_lists), Box::pin(rest));
     page
+}
+
+/// The members a business's listing held when last read; a store failure only loses the head
+/// start.
+async fn remembered_members(gateway: &Gateway, business: Uuid) -> Option<Vec<Member>> {
+    match gateway.store.business_members(business).await {
+        Ok(members) => members,
+        Err(error) => {
+            tracing::warn!(%error, %business, "reading a business's remembered members failed");
+            None
+        }
+    }
+}
+
+/// Records the members a business's listing holds now, when they changed. A listing longer than
+/// any page is recorded as none: no page could hold it, so nothing is sent ahead.
+async fn remember_members(
+    gateway: &Gateway,
+    business: Uuid,
+    remembered: Option<&Vec<Member>>,
+    listed: &[(Option<&str>, Option<i64>)],
+) {
+    let members: Vec<Member> = if listed.len() <= MAX_PAGE_SIZE {
+        listed
+            .iter()
+            .map(|(ghl_id, row)| Member {
+                ghl_id: ghl_id.map(str::to_string),
+                baserow_row_id: *row,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if remembered == Some(&members) {
+        return;
+    }
+    if let Err(error) = gateway.store.set_business_members(business, &members).await {
+        tracing::warn!(%error, %business, "recording a business's members failed");
+    }
+}
+
+/// Members as the (GHL id, Baserow row id) pairs child-list keys are made from.
+fn pairs(members: &[Member]) -> impl Iterator<Item = (Option<&str>, Option<i64>)> + Clone {
+    members
+        .iter()
+        .map(|m| (m.ghl_id.as_deref(), m.baserow_row_id))
 }
 
 /// The contacts a listing names before they have links, as (GHL id, Baserow row id): its

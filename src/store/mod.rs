@@ -274,6 +274,13 @@ pub struct InboxEvent {
     pub attempts: u32,
 }
 
+/// A contact as a business's listing named it: by its GHL id, its Baserow row id, or both.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    pub ghl_id: Option<String>,
+    pub baserow_row_id: Option<i64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
@@ -385,8 +392,19 @@ pub trait Store: Send + Sync + 'static {
         lease: std::time::Duration,
         limit: u32,
     ) -> Result<Vec<OperationRecord>, StoreError>;
-    /// Removes links (a deleted entity), with their children's links.
+    /// Removes links (a deleted entity), with their children's links (and, for a business, the
+    /// members it had).
     async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError>;
+
+    /// The contacts the listing of business `business` (a gateway id) held when last read, in
+    /// listing order; `None` when it was never read.
+    async fn business_members(&self, business: Uuid) -> Result<Option<Vec<Member>>, StoreError>;
+    /// Records what the listing of business `business` held just now.
+    async fn set_business_members(
+        &self,
+        business: Uuid,
+        members: &[Member],
+    ) -> Result<(), StoreError>;
 
     async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
     /// Audit entries in time order, optionally of one entity and from a time on.

@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::OptionalExtension;
 use sqlx::{
     Row, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow},
@@ -12,8 +13,8 @@ use uuid::Uuid;
 
 use super::sqlite_commits::Commits;
 use super::{
-    AuditEntry, Echo, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
-    OperationStatus, Outcome, Recorded, SideRecord, Store, StoreError,
+    AuditEntry, Echo, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, Member,
+    OperationRecord, OperationStatus, Outcome, Recorded, SideRecord, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -204,9 +205,10 @@ async fn remove_links_in(conn: &mut sqlx::SqliteConnection, ids: &str) -> Result
 }
 
 /// Removing the links a JSON array names: their children first, then them.
-pub(super) const REMOVE_LINKS: [&str; 2] = [
+pub(super) const REMOVE_LINKS: [&str; 3] = [
     "DELETE FROM links WHERE parent_id IN (SELECT value FROM json_each(?))",
     "DELETE FROM links WHERE id IN (SELECT value FROM json_each(?))",
+    "DELETE FROM business_members WHERE business_id IN (SELECT value FROM json_each(?))",
 ];
 
 /// Saving a link: id, kind, ghl_id, baserow_row_id, parent_id, created_at, updated_at.
@@ -458,6 +460,45 @@ impl Store for SqliteStore {
 
     async fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.set_state_impl(key, value).await
+    }
+
+    async fn business_members(&self, business: Uuid) -> Result<Option<Vec<Member>>, StoreError> {
+        self.lookups.count();
+        let id = business.to_string();
+        let members: Option<String> = self
+            .read(move |db| {
+                db.prepare("SELECT members FROM business_members WHERE business_id = ?")?
+                    .query_row([id], |row| row.get(0))
+                    .optional()
+            })
+            .await?;
+        members
+            .map(|m| {
+                serde_json::from_str(&m).map_err(|e| {
+                    StoreError::Corrupt(format!("members of business {business}: {e}"))
+                })
+            })
+            .transpose()
+    }
+
+    async fn set_business_members(
+        &self,
+        business: Uuid,
+        members: &[Member],
+    ) -> Result<(), StoreError> {
+        let members = serde_json::to_string(members)
+            .map_err(|e| StoreError::Corrupt(format!("members of business {business}: {e}")))?;
+        sqlx::query(
+            "INSERT INTO business_members (business_id, members, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT(business_id) DO UPDATE SET members = excluded.members,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(business.to_string())
+        .bind(members)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError> {

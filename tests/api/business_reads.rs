@@ -4,6 +4,7 @@
 use ghl_baserow_gateway::{
     auth::Scope,
     backends::baserow::{ContactRow, Table},
+    store::EntityKind,
 };
 use serde_json::{Value, json};
 
@@ -313,4 +314,111 @@ async fn fifty_contacts_of_a_business_cost_102_ghl_and_4_baserow_calls_cold() {
     );
     assert_eq!(app.gateway.calls.total("ghl"), 102, "{:?}", calls(&app));
     assert_eq!(app.gateway.calls.total("baserow"), 4, "{:?}", calls(&app));
+}
+
+/// The task and note list calls of the last read.
+fn list_calls(app: &TestApp) -> Vec<(String, u64)> {
+    calls(app)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("ghl.list") || k == "baserow.rowsByLink")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cold_read_asks_for_the_lists_of_the_members_it_remembers_with_the_listing() {
+    let app = spawn_app().await;
+    let northwind = business_id(&app, "Northwind Traders").await;
+    let ghl_id = app
+        .graphql(
+            "query($id: ID!) { business(id: $id) { ghlId } }",
+            json!({"id": northwind}),
+        )
+        .await["business"]["ghlId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = app
+        .gateway
+        .store
+        .links_by_ghl_ids(EntityKind::Business, &[ghl_id])
+        .await
+        .unwrap()
+        .remove(0);
+    let emails = |data: &Value| -> Vec<String> {
+        let edges = data["business"]["contacts"]["edges"].as_array().unwrap();
+        edges
+            .iter()
+            .map(|e| e["node"]["email"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let lists = |tasks: u64, rows_by_link: u64| -> Vec<(String, u64)> {
+        vec![
+            ("baserow.rowsByLink".to_string(), rows_by_link),
+            ("ghl.listNotes".to_string(), tasks),
+            ("ghl.listTasks".to_string(), tasks),
+        ]
+    };
+
+    // A first read: the lists wait for the listing, which is then remembered.
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let first = app.graphql(NESTED, json!({"id": northwind})).await;
+    assert_eq!(emails(&first).len(), 7);
+    assert_eq!(list_calls(&app), lists(7, 2));
+    let remembered = app.gateway.store.business_members(link.id).await.unwrap();
+    assert_eq!(remembered.map(|m| m.len()), Some(7));
+
+    // One contact leaves the business and another joins it.
+    let contact_id = |email: &str| {
+        let email = email.to_string();
+        let app = &app;
+        async move {
+            let data = app
+                .graphql(
+                    "query($e: String!) { contacts(filter: {email: $e}) { edges { node { id } } } }",
+                    json!({"e": email}),
+                )
+                .await;
+            data["contacts"]["edges"][0]["node"]["id"].clone()
+        }
+    };
+    let bluebird = business_id(&app, "Bluebird Dental").await;
+    let leaving = emails(&first)[0].clone();
+    let set_business = r#"mutation($id: ID!, $b: ID) { setContactBusiness(id: $id, businessId: $b) {
+        operation { status } } }"#;
+    let (ada, grace) = (
+        contact_id(&leaving).await,
+        contact_id("grace.hopper@example.com").await,
+    );
+    app.graphql(set_business, json!({"id": ada, "b": bluebird}))
+        .await;
+    app.graphql(set_business, json!({"id": grace, "b": northwind}))
+        .await;
+
+    // The next cold read asks for the remembered members' lists with the listing, the one who
+    // left included (the listing that no longer names them is not in yet), and for the new
+    // member's after it; the page holds the business's contacts as they are now.
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let moved = app.graphql(NESTED, json!({"id": northwind})).await;
+    let now = emails(&moved);
+    assert_eq!(now.len(), 7, "{now:?}");
+    assert!(
+        now.contains(&"grace.hopper@example.com".to_string()),
+        "{now:?}"
+    );
+    assert!(!now.contains(&leaving), "{now:?}");
+    let edges = moved["business"]["contacts"]["edges"].as_array().unwrap();
+    for edge in edges {
+        assert_eq!(edge["node"]["tasks"].as_array().unwrap().len(), 2, "{edge}");
+        assert_eq!(edge["node"]["notes"].as_array().unwrap().len(), 2, "{edge}");
+    }
+    assert_eq!(list_calls(&app), lists(8, 4));
+
+    // Remembered anew: the read after it asks for exactly the members' lists.
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let again = app.graphql(NESTED, json!({"id": northwind})).await;
+    assert_eq!(again, moved);
+    assert_eq!(list_calls(&app), lists(7, 2));
 }

@@ -1,6 +1,6 @@
 //! Identity links: fill-in, look-ups, paging, removal.
 
-use ghl_baserow_gateway::store::{EntityKind, Link};
+use ghl_baserow_gateway::store::{EntityKind, Link, Member};
 
 use crate::support::{each_store, link};
 
@@ -265,6 +265,67 @@ async fn links_by_parents_finds_the_children_of_many_parents_in_one_call() {
             .await
             .unwrap();
         assert!(notes.is_empty(), "b has no notes");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_business_members_are_kept_in_order_replaced_and_removed_with_it() {
+    each_store(|store| async move {
+        let business = link(EntityKind::Business, Some("b1"), Some(1));
+        let other = link(EntityKind::Business, Some("b2"), Some(2));
+        store
+            .ensure_links(&[business.clone(), other.clone()])
+            .await
+            .unwrap();
+        assert_eq!(store.business_members(business.id).await.unwrap(), None);
+
+        let member = |ghl: Option<&str>, row: Option<i64>| Member {
+            ghl_id: ghl.map(str::to_string),
+            baserow_row_id: row,
+        };
+        let first = vec![
+            member(Some("c2"), Some(12)),
+            member(None, Some(11)),
+            member(Some("c3"), None),
+        ];
+        store
+            .set_business_members(business.id, &first)
+            .await
+            .unwrap();
+        store
+            .set_business_members(other.id, &[member(Some("c9"), None)])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.business_members(business.id).await.unwrap(),
+            Some(first)
+        );
+
+        let second = vec![member(Some("c3"), Some(13))];
+        store
+            .set_business_members(business.id, &second)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.business_members(business.id).await.unwrap(),
+            Some(second),
+            "a later listing replaces the record"
+        );
+        store.set_business_members(business.id, &[]).await.unwrap();
+        assert_eq!(
+            store.business_members(business.id).await.unwrap(),
+            Some(vec![]),
+            "an empty listing is remembered as empty, not as never read"
+        );
+
+        store.remove_links(&[business.id]).await.unwrap();
+        assert_eq!(store.business_members(business.id).await.unwrap(), None);
+        assert_eq!(
+            store.business_members(other.id).await.unwrap(),
+            Some(vec![member(Some("c9"), None)]),
+            "another business keeps its record"
+        );
     })
     .await;
 }

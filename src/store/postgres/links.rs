@@ -6,7 +6,7 @@ use chrono::Utc;
 use sqlx::{PgConnection, PgPool, Postgres, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use crate::store::{EntityKind, Link, StoreError};
+use crate::store::{EntityKind, Link, Member, StoreError};
 
 const LINK_COLUMNS: &str = "id, kind, ghl_id, baserow_row_id, parent_id";
 
@@ -222,5 +222,39 @@ pub(super) async fn remove_in(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(
         .bind(ids)
         .execute(&mut *conn)
         .await?;
+    sqlx::query("DELETE FROM business_members WHERE business_id = ANY($1)")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn business_members(
+    pool: &PgPool,
+    business: Uuid,
+) -> Result<Option<Vec<Member>>, StoreError> {
+    let members: Option<sqlx::types::Json<Vec<Member>>> =
+        sqlx::query_scalar("SELECT members FROM business_members WHERE business_id = $1")
+            .bind(business)
+            .fetch_optional(pool)
+            .await?;
+    Ok(members.map(|m| m.0))
+}
+
+pub(super) async fn set_business_members(
+    pool: &PgPool,
+    business: Uuid,
+    members: &[Member],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO business_members (business_id, members, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (business_id) DO UPDATE SET members = excluded.members,
+             updated_at = excluded.updated_at",
+    )
+    .bind(business)
+    .bind(sqlx::types::Json(members))
+    .bind(Utc::now())
+    .execute(pool)
+    .await?;
     Ok(())
 }

@@ -17,8 +17,8 @@ use sqlx::{PgPool, postgres::PgPoolOptions};
 use uuid::Uuid;
 
 use super::{
-    AuditEntry, Echo, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, OperationRecord,
-    OperationStatus, Recorded, Replicas, Store, StoreError,
+    AuditEntry, Echo, EntityKind, IdempotencyKey, InboxEvent, Link, LookupCounter, Member,
+    OperationRecord, OperationStatus, Recorded, Replicas, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -172,6 +172,19 @@ impl Store for PgStore {
 
     async fn remove_links(&self, ids: &[Uuid]) -> Result<(), StoreError> {
         links::remove(&self.pool, ids).await
+    }
+
+    async fn business_members(&self, business: Uuid) -> Result<Option<Vec<Member>>, StoreError> {
+        self.lookups.count();
+        links::business_members(&self.pool, business).await
+    }
+
+    async fn set_business_members(
+        &self,
+        business: Uuid,
+        members: &[Member],
+    ) -> Result<(), StoreError> {
+        links::set_business_members(&self.pool, business, members).await
     }
 
     async fn pending_entities(&self, entity_ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
