@@ -398,7 +398,7 @@ fn latency_row(metric: &str, samples: &[Duration], round_trips: u32) -> Figure {
     };
     Figure::new(
         SCENARIO,
-        &format!(
+        format!(
             "{metric} ({} samples; floor {round_trips} {trips} × 20 ms)",
             samples.len()
         ),
@@ -408,7 +408,7 @@ fn latency_row(metric: &str, samples: &[Duration], round_trips: u32) -> Figure {
             ms(samples.first().copied().unwrap_or_default()),
             ms(samples.last().copied().unwrap_or_default())
         ),
-        &format!("≤ {:.0} ms (floor + 10)", ms(floor) + 10.0),
+        format!("≤ {:.0} ms (floor + 10)", ms(floor) + 10.0),
         Some(p50 <= floor + Duration::from_millis(10)),
     )
 }
