@@ -289,7 +289,7 @@ impl Loader<GhlTasksKey> for UpstreamLoader {
             keys,
             |missing| async move {
                 one_call_each(&self.ghl, missing, |ghl, key| async move {
-                    let tasks = ghl.list_tasks(&key.0).await?;
+                    let tasks = none_if_gone(ghl.list_tasks(&key.0).await)?;
                     Ok((key, Arc::new(tasks)))
                 })
                 .await
@@ -313,7 +313,7 @@ impl Loader<GhlNotesKey> for UpstreamLoader {
             keys,
             |missing| async move {
                 one_call_each(&self.ghl, missing, |ghl, key| async move {
-                    let notes = ghl.list_notes(&key.0).await?;
+                    let notes = none_if_gone(ghl.list_notes(&key.0).await)?;
                     Ok((key, Arc::new(notes)))
                 })
                 .await
@@ -597,6 +597,15 @@ impl Loader<GhlAppointmentsKey> for UpstreamLoader {
 /// 50 or 100 calls build their requests and decode their answers on every core rather than one
 /// after another in the caller's task. The first failure is the answer; the set aborts the
 /// calls still running when it drops.
+/// A contact's list as GHL holds it: none when GHL no longer holds the contact (deleted there
+/// since a listing or a Baserow row named it), rather than an error failing the whole batch.
+fn none_if_gone<T>(list: Result<Vec<T>, GhlError>) -> Result<Vec<T>, GhlError> {
+    match list {
+        Err(GhlError::NotFound) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
 async fn one_call_each<K, V, Fut>(
     ghl: &GhlClient,
     keys: Vec<K>,

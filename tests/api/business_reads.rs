@@ -422,3 +422,45 @@ async fn a_cold_read_asks_for_the_lists_of_the_members_it_remembers_with_the_lis
     assert_eq!(again, moved);
     assert_eq!(list_calls(&app), lists(7, 2));
 }
+
+#[tokio::test]
+async fn a_member_deleted_in_ghl_alone_costs_no_second_round_and_shows_from_baserow() {
+    let app = spawn_app().await;
+    let northwind = business_id(&app, "Northwind Traders").await;
+    let query = r#"query($id: ID!) { business(id: $id) { contacts(first: 50) { edges { node {
+        email ghlId syncState { status } tasks { title } notes { body } } } } } }"#;
+    let first = app.graphql(query, json!({"id": northwind})).await;
+    let edges = first["business"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 7);
+    let gone = edges[0]["node"].clone();
+    // Deleted in GHL directly (no webhook reaches the gateway): its Baserow row, which still
+    // names its GHL id, keeps it in the business's listing, and the store remembers it.
+    app.gateway
+        .ghl
+        .delete_contact(gone["ghlId"].as_str().unwrap())
+        .await
+        .unwrap();
+
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let after = app.graphql(query, json!({"id": northwind})).await;
+    let edges = after["business"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 7, "{after}");
+    let shown = edges
+        .iter()
+        .map(|e| &e["node"])
+        .find(|n| n["email"] == gone["email"])
+        .expect("still listed by Baserow");
+    assert_eq!(shown["syncState"]["status"], "ONLY_IN_BASEROW", "{shown}");
+    assert_eq!(shown["tasks"].as_array().unwrap().len(), 2, "{shown}");
+    assert_eq!(shown["notes"].as_array().unwrap().len(), 2, "{shown}");
+    // Its lists answer 404, which is an empty GHL side, not a failed batch asked again.
+    assert_eq!(
+        list_calls(&app),
+        vec![
+            ("baserow.rowsByLink".to_string(), 2),
+            ("ghl.listNotes".to_string(), 7),
+            ("ghl.listTasks".to_string(), 7),
+        ]
+    );
+}
