@@ -192,7 +192,6 @@ impl Rig {
         });
     }
 
-    /// Upstream requests served so far: (GHL, Baserow).
     /// Forgets the contacts each business's listing held, as before its first read.
     pub async fn forget_members(&self) -> anyhow::Result<()> {
         let store = &self.gateway.store;
@@ -202,6 +201,7 @@ impl Rig {
         Ok(())
     }
 
+    /// Upstream requests served so far: (GHL, Baserow).
     pub fn calls(&self) -> (u64, u64) {
         (self.ghl.request_count(), self.baserow.request_count())
     }

@@ -263,28 +263,29 @@ pub async fn connection(
                 .contains_key(&conditions.key())
         })
         .map(|b| b.id);
-    let remembered = tokio::sync::OnceCell::new();
+    let recalled = tokio::sync::OnceCell::new();
     let recall = || async {
-        match business {
+        let members = match business {
             Some(id) => remembered_members(gateway, id).await,
             None => None,
-        }
-    };
-    let ahead = |members: &Option<Vec<Member>>| {
-        members
+        };
+        let ahead = members
             .as_ref()
             .filter(|m| m.len() <= first)
-            .map(|m| ListKeys::of(gateway, wanted, pairs(m)))
+            .map(|m| ListKeys::of(gateway, wanted, pairs(m)));
+        Recalled { members, ahead }
     };
     let ahead_lists = async {
-        if let Some(keys) = ahead(remembered.get_or_init(recall).await) {
-            super::children::load_lists(gateway, &keys).await;
+        if let Some(keys) = &recalled.get_or_init(recall).await.ahead {
+            super::children::load_lists(gateway, keys).await;
         }
     };
     let rest = async {
         let (found, fresh) = matches(gateway, conditions).await?;
-        let remembered = remembered.get_or_init(recall).await;
-        let sent_ahead = ahead(remembered);
+        let Recalled {
+            members: remembered,
+            ahead: sent_ahead,
+        } = recalled.get_or_init(recall).await;
         // A listing just read that fits on this page: every contact it names is on the page,
         // and each system's listing names the keys of its child lists, so those not already
         // asked for can leave now, while the listing's records are cached and its links looked
@@ -295,7 +296,7 @@ pub async fn connection(
             .map(|_| listed(&found));
         let early = named.as_ref().filter(|l| l.len() <= first).map(|contacts| {
             let keys = ListKeys::of(gateway, wanted, contacts.iter().copied());
-            match &sent_ahead {
+            match sent_ahead {
                 Some(ahead) => keys.without(ahead),
                 None => keys,
             }
@@ -305,7 +306,7 @@ pub async fn connection(
                 remember_members(gateway, id, remembered.as_ref(), named).await;
             }
         };
-        let requested = match (&early, &sent_ahead) {
+        let requested = match (&early, sent_ahead) {
             (Some(early), Some(ahead)) => Some(early.and(ahead)),
             (early, ahead) => early.as_ref().or(ahead.as_ref()).cloned(),
         };
@@ -341,6 +342,13 @@ pub async fn connection(
     };
     let ((), page) = futures::join!(Box::pin(ahead_lists), Box::pin(rest));
     page
+}
+
+/// What the store remembers of a business's listing, and the child lists that asks for ahead
+/// of the listing (none when the remembered members would not all fit on the page).
+struct Recalled {
+    members: Option<Vec<Member>>,
+    ahead: Option<ListKeys>,
 }
 
 /// The members a business's listing held when last read; a store failure only loses the head

@@ -593,10 +593,6 @@ impl Loader<GhlAppointmentsKey> for UpstreamLoader {
     }
 }
 
-/// One GHL call per key (GHL reads these one at a time), each on a task of its own: a page's
-/// 50 or 100 calls build their requests and decode their answers on every core rather than one
-/// after another in the caller's task. The first failure is the answer; the set aborts the
-/// calls still running when it drops.
 /// A contact's list as GHL holds it: none when GHL no longer holds the contact (deleted there
 /// since a listing or a Baserow row named it), rather than an error failing the whole batch.
 fn none_if_gone<T>(list: Result<Vec<T>, GhlError>) -> Result<Vec<T>, GhlError> {
@@ -606,6 +602,10 @@ fn none_if_gone<T>(list: Result<Vec<T>, GhlError>) -> Result<Vec<T>, GhlError> {
     }
 }
 
+/// One GHL call per key (GHL reads these one at a time), each on a task of its own: a page's
+/// 50 or 100 calls build their requests and decode their answers on every core rather than one
+/// after another in the caller's task. The first failure is the answer; the set aborts the
+/// calls still running when it drops.
 async fn one_call_each<K, V, Fut>(
     ghl: &GhlClient,
     keys: Vec<K>,

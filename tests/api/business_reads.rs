@@ -1,9 +1,11 @@
 //! The business read side: fields, `Business.contacts` and its upstream cost, `Contact.business`
 //! and the scope it needs.
 
+use async_graphql::ID;
 use ghl_baserow_gateway::{
     auth::Scope,
     backends::baserow::{ContactRow, Table},
+    graphql::ids,
     store::EntityKind,
 };
 use serde_json::{Value, json};
@@ -328,22 +330,7 @@ fn list_calls(app: &TestApp) -> Vec<(String, u64)> {
 async fn a_cold_read_asks_for_the_lists_of_the_members_it_remembers_with_the_listing() {
     let app = spawn_app().await;
     let northwind = business_id(&app, "Northwind Traders").await;
-    let ghl_id = app
-        .graphql(
-            "query($id: ID!) { business(id: $id) { ghlId } }",
-            json!({"id": northwind}),
-        )
-        .await["business"]["ghlId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let link = app
-        .gateway
-        .store
-        .links_by_ghl_ids(EntityKind::Business, &[ghl_id])
-        .await
-        .unwrap()
-        .remove(0);
+    let business = ids::decode(EntityKind::Business, &ID(northwind.clone())).unwrap();
     let emails = |data: &Value| -> Vec<String> {
         let edges = data["business"]["contacts"]["edges"].as_array().unwrap();
         edges
@@ -365,7 +352,7 @@ async fn a_cold_read_asks_for_the_lists_of_the_members_it_remembers_with_the_lis
     let first = app.graphql(NESTED, json!({"id": northwind})).await;
     assert_eq!(emails(&first).len(), 7);
     assert_eq!(list_calls(&app), lists(7, 2));
-    let remembered = app.gateway.store.business_members(link.id).await.unwrap();
+    let remembered = app.gateway.store.business_members(business).await.unwrap();
     assert_eq!(remembered.map(|m| m.len()), Some(7));
 
     // One contact leaves the business and another joins it.
