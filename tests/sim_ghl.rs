@@ -1096,6 +1096,53 @@ async fn an_injected_latency_delays_every_answer_by_at_least_that_much() {
 }
 
 #[tokio::test]
+async fn a_failing_path_answers_500_every_time_while_other_paths_answer() {
+    let sim = sim().await;
+    let t = full_token(&sim);
+    let broken = create_contact(&sim, json!({"firstName": "Broken"})).await;
+    let fine = create_contact(&sim, json!({"firstName": "Fine"})).await;
+    let (broken, fine) = (broken["id"].as_str().unwrap(), fine["id"].as_str().unwrap());
+    sim.set_faults(GhlFaults {
+        failing_paths: vec![format!("/contacts/{broken}/tasks")],
+        ..GhlFaults::default()
+    });
+    for _ in 0..3 {
+        let r = call(
+            &sim,
+            Method::GET,
+            &format!("/contacts/{broken}/tasks"),
+            Some(&t),
+            None,
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+            "{:?}",
+            r.body
+        );
+    }
+    let r = call(
+        &sim,
+        Method::GET,
+        &format!("/contacts/{fine}/tasks"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{:?}", r.body);
+    let r = call(
+        &sim,
+        Method::GET,
+        &format!("/contacts/{broken}/notes"),
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
 async fn hung_requests_never_answer_until_shutdown() {
     let sim = sim().await;
     sim.set_faults(GhlFaults {

@@ -215,7 +215,38 @@ pub struct UpstreamLoader {
     pub caches: Caches,
 }
 
-/// Serves cached keys, loads the rest with `fetch`, and caches what it loaded.
+/// A fetch that failed, with what it loaded for the keys that did not fail (one GET per key:
+/// one contact's list can fail while the others' answer).
+pub struct Partial<K, V> {
+    loaded: HashMap<K, V>,
+    error: LoadError,
+}
+
+impl<K, V> From<LoadError> for Partial<K, V> {
+    fn from(error: LoadError) -> Self {
+        Partial {
+            loaded: HashMap::new(),
+            error,
+        }
+    }
+}
+
+impl<K, V> From<BaserowError> for Partial<K, V> {
+    fn from(error: BaserowError) -> Self {
+        LoadError::from(error).into()
+    }
+}
+
+impl<K, V> From<GhlError> for Partial<K, V> {
+    fn from(error: GhlError) -> Self {
+        LoadError::from(error).into()
+    }
+}
+
+/// Serves cached keys, loads the rest with `fetch`, and caches what it loaded. When the fetch
+/// fails for some keys, what it loaded for the others is cached all the same: the batch fails,
+/// and the fields that asked find their keys in the cache when they ask again, so only the
+/// fields of the failed keys meet the error (and only those keys are asked again).
 async fn cached<K, V, F, Fut>(
     (stats, name): (&CacheStats, &'static str),
     cache: &Tier<K, V>,
@@ -226,7 +257,7 @@ where
     K: Named + Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     F: FnOnce(Vec<K>) -> Fut,
-    Fut: Future<Output = Result<HashMap<K, V>, LoadError>>,
+    Fut: Future<Output = Result<HashMap<K, V>, Partial<K, V>>>,
 {
     // Read before anything is loaded: a write landing during the load moves it.
     let epoch = cache.bus_epoch();
@@ -242,9 +273,16 @@ where
     }
     stats.record(name, found.len() as u64, missing.len() as u64);
     if !missing.is_empty() {
-        for (key, value) in fetch(missing).await? {
+        let (loaded, error) = match fetch(missing).await {
+            Ok(loaded) => (loaded, None),
+            Err(Partial { loaded, error }) => (loaded, Some(error)),
+        };
+        for (key, value) in loaded {
             cache.fill(key.clone(), value.clone(), epoch).await;
             found.insert(key, value);
+        }
+        if let Some(error) = error {
+            return Err(error);
         }
     }
     Ok(found)
@@ -604,13 +642,13 @@ fn none_if_gone<T>(list: Result<Vec<T>, GhlError>) -> Result<Vec<T>, GhlError> {
 
 /// One GHL call per key (GHL reads these one at a time), each on a task of its own: a page's
 /// 50 or 100 calls build their requests and decode their answers on every core rather than one
-/// after another in the caller's task. The first failure is the answer; the set aborts the
-/// calls still running when it drops.
+/// after another in the caller's task. Every call is waited for: when some fail, the first
+/// failure is the answer, with what the others loaded (see [`cached`]).
 async fn one_call_each<K, V, Fut>(
     ghl: &GhlClient,
     keys: Vec<K>,
     call: impl Fn(GhlClient, K) -> Fut,
-) -> Result<HashMap<K, V>, LoadError>
+) -> Result<HashMap<K, V>, Partial<K, V>>
 where
     K: Eq + Hash + Send + 'static,
     V: Send + 'static,
@@ -621,15 +659,30 @@ where
         calls.spawn(call(ghl.clone(), key).in_current_span());
     }
     let mut found = HashMap::with_capacity(calls.len());
+    let mut failure = None;
     while let Some(done) = calls.join_next().await {
-        let (key, value) = match done {
-            Ok(answer) => answer?,
+        match done {
+            Ok(Ok((key, value))) => {
+                found.insert(key, value);
+            }
+            Ok(Err(e)) => {
+                failure.get_or_insert(LoadError::from(e));
+            }
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => return Err(GhlError::Unavailable(format!("a GHL call stopped: {e}")).into()),
-        };
-        found.insert(key, value);
+            Err(e) => {
+                failure.get_or_insert(
+                    GhlError::Unavailable(format!("a GHL call stopped: {e}")).into(),
+                );
+            }
+        }
     }
-    Ok(found)
+    match failure {
+        None => Ok(found),
+        Some(error) => Err(Partial {
+            loaded: found,
+            error,
+        }),
+    }
 }
 
 /// A failed store look-up, cheap to clone to every waiter of a batch.

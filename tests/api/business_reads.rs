@@ -4,8 +4,12 @@
 use async_graphql::ID;
 use ghl_baserow_gateway::{
     auth::Scope,
-    backends::baserow::{ContactRow, Table},
+    backends::{
+        RetryPolicy,
+        baserow::{ContactRow, Table},
+    },
     graphql::ids,
+    sim::ghl::GhlFaults,
     store::EntityKind,
 };
 use serde_json::{Value, json};
@@ -450,4 +454,66 @@ async fn a_member_deleted_in_ghl_alone_costs_no_second_round_and_shows_from_base
             ("ghl.listTasks".to_string(), 7),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_task_list_ghl_cannot_serve_fails_that_contacts_tasks_alone() {
+    let app = spawn_app().await;
+    let northwind = business_id(&app, "Northwind Traders").await;
+    let query = r#"query($id: ID!) { business(id: $id) { contacts(first: 50) { edges { node {
+        email ghlId tasks { title } notes { body } } } } } }"#;
+    let before = app.graphql(query, json!({"id": northwind})).await;
+    let edges = before["business"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 7);
+    let broken = edges[3]["node"]["ghlId"].as_str().unwrap().to_owned();
+    app.ghl.set_faults(GhlFaults {
+        failing_paths: vec![format!("/contacts/{broken}/tasks")],
+        ..GhlFaults::default()
+    });
+
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let (status, body) = app
+        .graphql_as(Some(&app.token), query, json!({"id": northwind}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let errors = body["errors"]
+        .as_array()
+        .expect("the failed list is reported");
+    assert_eq!(errors.len(), 1, "{body}");
+    assert_eq!(first_error_code(&body), "UPSTREAM_UNAVAILABLE", "{body}");
+    let path = errors[0]["path"].as_array().unwrap();
+    assert_eq!(path.last().unwrap(), "tasks", "{body}");
+    let after = body["data"]["business"]["contacts"]["edges"]
+        .as_array()
+        .unwrap();
+    assert_eq!(after.len(), 7, "{body}");
+    let at = after
+        .iter()
+        .position(|e| e["node"]["ghlId"] == broken.as_str());
+    assert_eq!(Some(&path[3]), at.map(|i| json!(i)).as_ref(), "{body}");
+    for (old, new) in edges.iter().zip(after) {
+        let (old, new) = (&old["node"], &new["node"]);
+        assert_eq!(new["email"], old["email"]);
+        assert_eq!(new["notes"], old["notes"], "notes are untouched: {new}");
+        if new["ghlId"] == broken.as_str() {
+            assert!(new["tasks"].is_null(), "{new}");
+        } else {
+            assert_eq!(
+                new["tasks"], old["tasks"],
+                "the other contacts keep their tasks: {new}"
+            );
+        }
+    }
+    // The six lists that answered are not asked again; the failed one is asked by the page's
+    // batch and once more by its own field, each time with the client's retries.
+    let attempts = u64::from(RetryPolicy::default().attempts);
+    let list_tasks = app
+        .gateway
+        .calls
+        .snapshot()
+        .into_iter()
+        .find(|(op, _)| op == "ghl.listTasks")
+        .map(|(_, n)| n);
+    assert_eq!(list_tasks, Some(6 + 2 * attempts));
 }

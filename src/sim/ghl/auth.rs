@@ -156,7 +156,7 @@ pub async fn gate(State(st): State<Arc<SimState>>, mut req: Request, next: Next)
 
     let (latency, fate) = {
         let mut dice = lock(&st.dice);
-        (dice.faults.latency, dice.request_fate())
+        (dice.faults.latency, dice.request_fate(req.uri().path()))
     };
     if !latency.is_zero() {
         crate::sim::delay(latency).await;

@@ -26,6 +26,9 @@ pub struct GhlFaults {
     pub webhook_jitter: Duration,
     /// Seed of the fault stream; `set_faults` restarts the stream from it.
     pub seed: u64,
+    /// Request paths (`/contacts/{id}/tasks`) answered 500 every time, whatever the dice say:
+    /// one record GHL cannot serve while every other answers.
+    pub failing_paths: Vec<String>,
 }
 
 /// JSON form of [`GhlFaults`] for `POST /_sim/faults` (durations in milliseconds).
@@ -39,6 +42,7 @@ pub struct GhlFaultsJson {
     pub duplicate_webhook_rate: f64,
     pub webhook_jitter_ms: u64,
     pub seed: u64,
+    pub failing_paths: Vec<String>,
 }
 
 impl From<GhlFaultsJson> for GhlFaults {
@@ -51,6 +55,7 @@ impl From<GhlFaultsJson> for GhlFaults {
             duplicate_webhook_rate: j.duplicate_webhook_rate,
             webhook_jitter: Duration::from_millis(j.webhook_jitter_ms),
             seed: j.seed,
+            failing_paths: j.failing_paths,
         }
     }
 }
@@ -65,6 +70,7 @@ impl From<&GhlFaults> for GhlFaultsJson {
             duplicate_webhook_rate: f.duplicate_webhook_rate,
             webhook_jitter_ms: u64::try_from(f.webhook_jitter.as_millis()).unwrap_or(u64::MAX),
             seed: f.seed,
+            failing_paths: f.failing_paths.clone(),
         }
     }
 }
@@ -113,7 +119,11 @@ impl FaultDice {
         }
     }
 
-    pub fn request_fate(&mut self) -> RequestFate {
+    /// The fate of a request to `path`; a failing path fails without a roll of the dice.
+    pub fn request_fate(&mut self, path: &str) -> RequestFate {
+        if self.faults.failing_paths.iter().any(|p| p == path) {
+            return RequestFate::Fail(InjectedError::InternalJson);
+        }
         if self.faults.error_rate <= 0.0 && self.faults.hang_rate <= 0.0 {
             return RequestFate::Serve;
         }
@@ -180,8 +190,8 @@ mod tests {
         };
         let mut a = FaultDice::new(faults.clone());
         let mut b = FaultDice::new(faults);
-        let fa: Vec<_> = (0..50).map(|_| a.request_fate()).collect();
-        let fb: Vec<_> = (0..50).map(|_| b.request_fate()).collect();
+        let fa: Vec<_> = (0..50).map(|_| a.request_fate("/contacts/")).collect();
+        let fb: Vec<_> = (0..50).map(|_| b.request_fate("/contacts/")).collect();
         assert_eq!(fa, fb);
         assert!(fa.iter().any(|f| matches!(f, RequestFate::Fail(_))));
     }
