@@ -237,12 +237,6 @@ impl<K, V> From<BaserowError> for Partial<K, V> {
     }
 }
 
-impl<K, V> From<GhlError> for Partial<K, V> {
-    fn from(error: GhlError) -> Self {
-        LoadError::from(error).into()
-    }
-}
-
 /// Serves cached keys, loads the rest with `fetch`, and caches what it loaded. When the fetch
 /// fails for some keys, what it loaded for the others is cached all the same: the batch fails,
 /// and the fields that asked find their keys in the cache when they ask again, so only the

@@ -136,9 +136,9 @@ impl SqliteStore {
     /// reader never waits for a writer: a blocking thread would cost more than it spares the
     /// runtime, and on a busy machine it waits for a core of its own (R1's cold read measured
     /// about 0.6 ms faster without it).
-    async fn read<T: Send + 'static>(
+    async fn read<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let mut handle = conn.lock_handle().await?;
