@@ -9,14 +9,23 @@
 //! A loader filling the cache races with writes: it may have read the record just before a
 //! write and finish just after it. Each write therefore bumps an epoch first, and a load keeps
 //! its result only if the epoch did not move while it ran ([`Tier::fill`]).
+//!
+//! A tier also knows the keys a page has sent for ahead of its fields ([`Tier::board`]): a
+//! field asking for one of them waits for it to land ([`Tier::landing`]) instead of asking
+//! upstream a second time, and goes on as soon as its own key is in, not when the whole page's
+//! lists are.
 
 use std::{
+    collections::HashMap,
     hash::Hash,
     sync::{
-        Arc, OnceLock,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
 };
+
+use futures::future::{FutureExt as _, Shared};
+use tokio::sync::oneshot;
 
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
@@ -180,7 +189,36 @@ fn payloads(from: Uuid, stale: Vec<Stale>) -> Vec<String> {
 pub struct Tier<K, V> {
     cache: Cache<K, V>,
     bus: CacheBus,
+    flights: Flights<K>,
 }
+
+/// Resolves when a key sent for ahead has landed: its value is in the cache, or its load
+/// ended without keeping one (failed, or a write came meanwhile).
+pub type Landing = Shared<oneshot::Receiver<()>>;
+
+/// The keys in flight: each with the sender its waiters' [`Landing`] resolves on when it is
+/// dropped, and the number of the [`Boarding`] that sent it.
+type Flights<K> = Arc<Mutex<HashMap<K, (u64, oneshot::Sender<()>, Landing)>>>;
+
+/// A key sent for ahead. Dropping it lands the key if its value has not landed it already, so a
+/// load that fails, or is dropped, never leaves a field waiting.
+pub struct Boarding<K: Hash + Eq> {
+    key: K,
+    number: u64,
+    flights: Flights<K>,
+}
+
+impl<K: Hash + Eq> Drop for Boarding<K> {
+    fn drop(&mut self) {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if flights.get(&self.key).is_some_and(|f| f.0 == self.number) {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+/// Numbers boardings, so a boarding drops only its own flight.
+static BOARDINGS: AtomicU64 = AtomicU64::new(0);
 
 impl<K, V> Tier<K, V>
 where
@@ -188,7 +226,45 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub fn new(cache: Cache<K, V>, bus: CacheBus) -> Self {
-        Self { cache, bus }
+        Self {
+            cache,
+            bus,
+            flights: Arc::default(),
+        }
+    }
+
+    /// Marks `key` as sent for, unless the cache holds it or it is in flight already (then
+    /// `None`: nothing to send).
+    pub fn board(&self, key: K) -> Option<Boarding<K>> {
+        if self.cache.contains_key(&key) {
+            return None;
+        }
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if flights.contains_key(&key) {
+            return None;
+        }
+        let number = BOARDINGS.fetch_add(1, Ordering::Relaxed);
+        let (landed, landing) = oneshot::channel();
+        flights.insert(key.clone(), (number, landed, landing.shared()));
+        Some(Boarding {
+            key,
+            number,
+            flights: self.flights.clone(),
+        })
+    }
+
+    /// When `key` is in flight: what resolves once it has landed.
+    pub fn landing(&self, key: &K) -> Option<Landing> {
+        let flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        flights.get(key).map(|f| f.2.clone())
+    }
+
+    /// Wakes the fields waiting for `key`: its value is in the cache.
+    fn land(&self, key: &K) {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if !flights.is_empty() {
+            flights.remove(key);
+        }
     }
 
     /// The bus's epoch: read it before a load, and hand it to [`Self::fill`].
@@ -237,6 +313,7 @@ where
         if self.bus.epoch() != epoch {
             self.cache.invalidate(&key).await;
         }
+        self.land(&key);
     }
 
     /// [`Self::fill`], but only where nothing is cached yet.

@@ -5,8 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result, dataloader::Loader};
+use tracing::Instrument as _;
 
 use super::{
+    cache_bus::Boarding,
     contact::{Contact, Freshness},
     errors, ids,
     loaders::{
@@ -535,64 +537,50 @@ impl ListKeys {
         }
         keys
     }
-
-    /// These keys and `other`'s.
-    pub fn and(&self, other: &ListKeys) -> ListKeys {
-        fn both<T: Clone>(a: &[T], b: &[T]) -> Vec<T> {
-            a.iter().chain(b).cloned().collect()
-        }
-        ListKeys {
-            ghl_tasks: both(&self.ghl_tasks, &other.ghl_tasks),
-            task_rows: both(&self.task_rows, &other.task_rows),
-            ghl_notes: both(&self.ghl_notes, &other.ghl_notes),
-            note_rows: both(&self.note_rows, &other.note_rows),
-        }
-    }
-
-    /// These keys less those `requested` already asks for.
-    pub fn without(mut self, requested: &ListKeys) -> Self {
-        fn less<T: Eq + std::hash::Hash>(keys: &mut Vec<T>, gone: &[T]) {
-            let gone: HashSet<&T> = gone.iter().collect();
-            keys.retain(|k| !gone.contains(k));
-        }
-        less(&mut self.ghl_tasks, &requested.ghl_tasks);
-        less(&mut self.task_rows, &requested.task_rows);
-        less(&mut self.ghl_notes, &requested.ghl_notes);
-        less(&mut self.note_rows, &requested.note_rows);
-        self
-    }
 }
 
-/// Loads the lists `keys` name into their caches, one batch per kind and system. Failures are
-/// left for the fields, which meet and report them.
-pub async fn load_lists(gateway: &Gateway, keys: &ListKeys) {
+/// Sends for the lists `keys` name, one batch per kind and system (Baserow's first: one call
+/// each, and the longest to answer), on a task of their own; returns at once. Each list lands
+/// in its cache as it comes, where its field, waiting for it, goes on. Lists already cached or
+/// in flight are not sent for again. Failures are left for the fields, which meet and report
+/// them.
+pub fn send_lists(gateway: &Arc<Gateway>, keys: &ListKeys) {
     let loader = &gateway.loader;
-    futures::join!(
-        warm(loader, keys.ghl_tasks.iter().cloned().map(GhlTasksKey)),
-        warm(loader, keys.task_rows.iter().copied().map(BaserowTasksKey)),
-        warm(loader, keys.ghl_notes.iter().cloned().map(GhlNotesKey)),
-        warm(loader, keys.note_rows.iter().copied().map(BaserowNotesKey)),
-    );
+    let task_rows = loader.board(keys.task_rows.iter().copied().map(BaserowTasksKey));
+    let note_rows = loader.board(keys.note_rows.iter().copied().map(BaserowNotesKey));
+    let ghl_tasks = loader.board(keys.ghl_tasks.iter().cloned().map(GhlTasksKey));
+    let ghl_notes = loader.board(keys.ghl_notes.iter().cloned().map(GhlNotesKey));
+    let nothing = task_rows.0.is_empty()
+        && note_rows.0.is_empty()
+        && ghl_tasks.0.is_empty()
+        && ghl_notes.0.is_empty();
+    if nothing {
+        return;
+    }
+    let gateway = Arc::clone(gateway);
+    let lists = async move {
+        let loader = &gateway.loader;
+        futures::join!(
+            warm(loader, task_rows),
+            warm(loader, note_rows),
+            warm(loader, ghl_tasks),
+            warm(loader, ghl_notes),
+        );
+    };
+    tokio::spawn(lists.in_current_span());
 }
 
-/// Loads the task and note lists of a page of contacts together, one batch per list and
-/// system, before their `tasks` and `notes` fields ask one contact at a time: the fields then
-/// find them in the cache, however their resolution is spread in time (a loader batch only
-/// gathers the keys that arrive within its window); lists in `requested` are already loading.
-/// Meanwhile the children's stored links are read, for the fields to pair the lists with.
-pub async fn prefetch(
-    gateway: &Gateway,
-    parents: &[Link],
-    wanted: Wanted,
-    requested: Option<&ListKeys>,
-) -> PageLinks {
+/// Sends for the task and note lists of a page of contacts together, one batch per list and
+/// system, before their `tasks` and `notes` fields ask one contact at a time: each field then
+/// waits for its own list, however their resolution is spread in time (a loader batch only
+/// gathers the keys that arrive within its window). Lists already cached or sent for are not
+/// sent for again. Meanwhile the children's stored links are read, for the fields to pair the
+/// lists with.
+pub async fn prefetch(gateway: &Arc<Gateway>, parents: &[Link], wanted: Wanted) -> PageLinks {
     let pairs = parents
         .iter()
         .map(|p| (p.ghl_id.as_deref(), p.baserow_row_id));
-    let mut lists = ListKeys::of(gateway, wanted, pairs);
-    if let Some(requested) = requested {
-        lists = lists.without(requested);
-    }
+    send_lists(gateway, &ListKeys::of(gateway, wanted, pairs));
     let kinds = [
         (wanted.tasks, EntityKind::Task),
         (wanted.notes, EntityKind::Note),
@@ -602,8 +590,7 @@ pub async fn prefetch(
         .filter(|(on, _)| *on)
         .flat_map(|(_, kind)| parents.iter().map(move |p| ChildLinksKey(kind, p.id)))
         .collect();
-    let (links, ()) = futures::join!(read_links(gateway, &link_keys), load_lists(gateway, &lists));
-    links
+    read_links(gateway, &link_keys).await
 }
 
 /// The stored links of the children `keys` name, in one query per kind; a failure leaves the
@@ -621,19 +608,20 @@ async fn read_links(gateway: &Gateway, keys: &[ChildLinksKey]) -> PageLinks {
     }
 }
 
-/// Loads `keys` into their cache; a failure is left for the fields to meet.
-async fn warm<K>(loader: &Loaders, keys: impl IntoIterator<Item = K>)
+/// Loads `keys` into their cache, then lands their boardings (a key that failed lands without
+/// a value; its field asks again and meets the error).
+async fn warm<K>(loader: &Loaders, (keys, boarded): (Vec<K>, Vec<Boarding<K>>))
 where
     K: CachedKey,
     UpstreamLoader: Loader<K, Value = K::Value, Error = LoadError>,
 {
-    let keys: Vec<K> = keys.into_iter().collect();
     if keys.is_empty() {
         return;
     }
     if let Err(error) = loader.load_now(keys).await {
-        tracing::debug!(%error, "prefetching child lists failed; the fields load their own");
+        tracing::debug!(%error, "loading child lists ahead failed; the fields ask again");
     }
+    drop(boarded);
 }
 
 /// Under the mirror policy a parent that Baserow holds is read from Baserow alone.

@@ -563,7 +563,6 @@ impl ContactQuery {
             after.is_some(),
             has_next,
             wanted,
-            None,
         ))
         .await
     }

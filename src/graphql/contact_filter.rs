@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use super::{
     business::business_link,
-    children::ListKeys,
+    children::{ListKeys, send_lists},
     contact::{Contact, MAX_PAGE_SIZE, load_contacts},
     errors, ids,
     loaders::{BaserowContactKey, ContactListKey, ContactMatches, GhlContactKey, LoadError},
@@ -243,7 +243,7 @@ pub fn page_args(first: i32, after: Option<String>) -> Result<(usize, Option<Uui
 
 /// One page of the contacts matching `conditions`, in gateway-id (creation) order.
 pub async fn connection(
-    gateway: &Gateway,
+    gateway: &Arc<Gateway>,
     conditions: &Conditions,
     first: usize,
     after: Option<Uuid>,
@@ -263,92 +263,51 @@ pub async fn connection(
                 .contains_key(&conditions.key())
         })
         .map(|b| b.id);
-    let recalled = tokio::sync::OnceCell::new();
-    let recall = || async {
+    // The child lists of the contacts the listing held when last read leave before it.
+    let recall = async {
         let members = match business {
             Some(id) => remembered_members(gateway, id).await,
             None => None,
         };
-        let ahead = members
-            .as_ref()
-            .filter(|m| m.len() <= first)
-            .map(|m| ListKeys::of(gateway, wanted, pairs(m)));
-        Recalled { members, ahead }
+        if let Some(members) = members.as_ref().filter(|m| m.len() <= first) {
+            send_lists(gateway, &ListKeys::of(gateway, wanted, pairs(members)));
+        }
+        members
     };
-    let ahead_lists = async {
-        if let Some(keys) = &recalled.get_or_init(recall).await.ahead {
-            super::children::load_lists(gateway, keys).await;
+    let (remembered, listing) =
+        futures::join!(Box::pin(recall), Box::pin(matches(gateway, conditions)));
+    let (found, fresh) = listing?;
+    // A listing just read that fits on this page: every contact it names is on the page, and
+    // each system's listing names the keys of its child lists, so those not sent for already
+    // leave now, while the listing's records are cached and its links looked up.
+    let named = fresh
+        .as_ref()
+        .filter(|_| after.is_none())
+        .map(|_| listed(&found));
+    if let Some(contacts) = named.as_ref().filter(|l| l.len() <= first) {
+        let keys = ListKeys::of(gateway, wanted, contacts.iter().copied());
+        send_lists(gateway, &keys);
+    }
+    let remember = async {
+        if let (Some(id), Some(named)) = (business, &named) {
+            remember_members(gateway, id, remembered.as_ref(), named).await;
         }
     };
-    let rest = async {
-        let (found, fresh) = matches(gateway, conditions).await?;
-        let Recalled {
-            members: remembered,
-            ahead: sent_ahead,
-        } = recalled.get_or_init(recall).await;
-        // A listing just read that fits on this page: every contact it names is on the page,
-        // and each system's listing names the keys of its child lists, so those not already
-        // asked for can leave now, while the listing's records are cached and its links looked
-        // up.
-        let named = fresh
-            .as_ref()
-            .filter(|_| after.is_none())
-            .map(|_| listed(&found));
-        let early = named.as_ref().filter(|l| l.len() <= first).map(|contacts| {
-            let keys = ListKeys::of(gateway, wanted, contacts.iter().copied());
-            match sent_ahead {
-                Some(ahead) => keys.without(ahead),
-                None => keys,
-            }
-        });
-        let remember = async {
-            if let (Some(id), Some(named)) = (business, &named) {
-                remember_members(gateway, id, remembered.as_ref(), named).await;
-            }
-        };
-        let requested = match (&early, sent_ahead) {
-            (Some(early), Some(ahead)) => Some(early.and(ahead)),
-            (early, ahead) => early.as_ref().or(ahead.as_ref()).cloned(),
-        };
-        let lists = async {
-            if let Some(keys) = &early {
-                super::children::load_lists(gateway, keys).await;
-            }
-        };
-        let page = async {
-            if let Some(fresh) = fresh {
-                settle(gateway, &found, fresh).await?;
-            }
-            let all = found
-                .links
-                .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow))
-                .await?;
-            let mut links = all.iter().filter(|l| after.is_none_or(|a| l.id > a));
-            let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
-            let has_next = links.next().is_some();
-            page_of(
-                gateway,
-                page,
-                after.is_some(),
-                has_next,
-                wanted,
-                requested.as_ref(),
-            )
-            .await
-        };
-        // The early lists first: polled first, their requests leave first.
-        let ((), page, ()) = futures::join!(Box::pin(lists), Box::pin(page), Box::pin(remember));
-        page
+    let page = async {
+        if let Some(fresh) = fresh {
+            settle(gateway, &found, fresh).await?;
+        }
+        let all = found
+            .links
+            .get_or_try_init(|| link_all(gateway, &found.ghl, &found.baserow))
+            .await?;
+        let mut links = all.iter().filter(|l| after.is_none_or(|a| l.id > a));
+        let page: Vec<Link> = links.by_ref().take(first).cloned().collect();
+        let has_next = links.next().is_some();
+        page_of(gateway, page, after.is_some(), has_next, wanted).await
     };
-    let ((), page) = futures::join!(Box::pin(ahead_lists), Box::pin(rest));
+    let (page, ()) = futures::join!(Box::pin(page), Box::pin(remember));
     page
-}
-
-/// What the store remembers of a business's listing, and the child lists that asks for ahead
-/// of the listing (none when the remembered members would not all fit on the page).
-struct Recalled {
-    members: Option<Vec<Member>>,
-    ahead: Option<ListKeys>,
 }
 
 /// The members a business's listing held when last read; a store failure only loses the head
@@ -418,22 +377,20 @@ fn listed(found: &ContactMatches) -> Vec<(Option<&str>, Option<i64>)> {
     rows.chain(ghl_only).collect()
 }
 
-/// A page of contacts by their links: their records, read together with the child lists and
-/// links the page's selection asks for.
+/// A page of contacts by their links: their records, read while the child lists the page's
+/// selection asks for are sent for and their stored links read. The page does not wait for
+/// the lists: each contact's `tasks` and `notes` wait for their own.
 pub async fn page_of(
-    gateway: &Gateway,
+    gateway: &Arc<Gateway>,
     links: Vec<Link>,
     has_previous: bool,
     has_next: bool,
     wanted: super::children::Wanted,
-    requested: Option<&ListKeys>,
 ) -> Result<Connection<OpaqueCursor<Uuid>, Contact, EmptyFields, EmptyFields>> {
     // The child lists first: polled first, their requests leave before the records are
     // copied out of the caches.
     let (children, records) = futures::join!(
-        Box::pin(super::children::prefetch(
-            gateway, &links, wanted, requested
-        )),
+        Box::pin(super::children::prefetch(gateway, &links, wanted)),
         Box::pin(load_contacts(gateway, links.clone())),
     );
     let records = records?;

@@ -32,7 +32,7 @@ use crate::{
     },
     config::{CacheConfig, CachedType},
     graphql::{
-        cache_bus::{CacheBus, Named, Stale, Tier},
+        cache_bus::{Boarding, CacheBus, Named, Stale, Tier},
         subscription::EntityChange,
     },
     store::{EntityKind, Link, Replicas, Store, StoreError},
@@ -215,32 +215,36 @@ pub struct UpstreamLoader {
     pub caches: Caches,
 }
 
-/// A fetch that failed, with what it loaded for the keys that did not fail (one GET per key:
-/// one contact's list can fail while the others' answer).
-pub struct Partial<K, V> {
-    loaded: HashMap<K, V>,
-    error: LoadError,
+/// Where a load puts each value as it arrives: into the cache (unless a write came since the
+/// load began), where a field waiting for that key finds it at once, and into the batch's
+/// answer.
+pub struct Arrivals<K, V> {
+    tier: Tier<K, V>,
+    epoch: u64,
+    found: HashMap<K, V>,
 }
 
-impl<K, V> From<LoadError> for Partial<K, V> {
-    fn from(error: LoadError) -> Self {
-        Partial {
-            loaded: HashMap::new(),
-            error,
+impl<K, V> Arrivals<K, V>
+where
+    K: Named + Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    async fn land(&mut self, key: K, value: V) {
+        self.tier.fill(key.clone(), value.clone(), self.epoch).await;
+        self.found.insert(key, value);
+    }
+
+    async fn land_all(&mut self, loaded: impl IntoIterator<Item = (K, V)>) {
+        for (key, value) in loaded {
+            self.land(key, value).await;
         }
     }
 }
 
-impl<K, V> From<BaserowError> for Partial<K, V> {
-    fn from(error: BaserowError) -> Self {
-        LoadError::from(error).into()
-    }
-}
-
-/// Serves cached keys, loads the rest with `fetch`, and caches what it loaded. When the fetch
-/// fails for some keys, what it loaded for the others is cached all the same: the batch fails,
-/// and the fields that asked find their keys in the cache when they ask again, so only the
-/// fields of the failed keys meet the error (and only those keys are asked again).
+/// Serves cached keys and loads the rest with `fetch`, which lands each value as it arrives.
+/// When the fetch fails for some keys, what it landed for the others stays cached: the batch
+/// fails, and the fields that asked find their keys in the cache when they ask again, so only
+/// the fields of the failed keys meet the error (and only those keys are asked again).
 async fn cached<K, V, F, Fut>(
     (stats, name): (&CacheStats, &'static str),
     cache: &Tier<K, V>,
@@ -250,8 +254,8 @@ async fn cached<K, V, F, Fut>(
 where
     K: Named + Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
-    F: FnOnce(Vec<K>) -> Fut,
-    Fut: Future<Output = Result<HashMap<K, V>, Partial<K, V>>>,
+    F: FnOnce(Vec<K>, Arrivals<K, V>) -> Fut,
+    Fut: Future<Output = (Arrivals<K, V>, Result<(), LoadError>)>,
 {
     // Read before anything is loaded: a write landing during the load moves it.
     let epoch = cache.bus_epoch();
@@ -267,17 +271,14 @@ where
     }
     stats.record(name, found.len() as u64, missing.len() as u64);
     if !missing.is_empty() {
-        let (loaded, error) = match fetch(missing).await {
-            Ok(loaded) => (loaded, None),
-            Err(Partial { loaded, error }) => (loaded, Some(error)),
+        let arrivals = Arrivals {
+            tier: cache.clone(),
+            epoch,
+            found,
         };
-        for (key, value) in loaded {
-            cache.fill(key.clone(), value.clone(), epoch).await;
-            found.insert(key, value);
-        }
-        if let Some(error) = error {
-            return Err(error);
-        }
+        let (arrivals, outcome) = fetch(missing, arrivals).await;
+        found = arrivals.found;
+        outcome?;
     }
     Ok(found)
 }
@@ -295,8 +296,8 @@ impl Loader<GhlContactKey> for UpstreamLoader {
             self.caches.stat("ghl_contacts"),
             &self.caches.ghl_contacts,
             keys,
-            |missing| async move {
-                one_call_each(&self.ghl, missing, |ghl, key| async move {
+            |missing, arrivals| async move {
+                one_call_each(&self.ghl, missing, arrivals, |ghl, key| async move {
                     let contact = ghl.get_contact(&key.0).await?;
                     Ok((key, contact))
                 })
@@ -319,8 +320,8 @@ impl Loader<GhlTasksKey> for UpstreamLoader {
             self.caches.stat("ghl_tasks"),
             &self.caches.ghl_tasks,
             keys,
-            |missing| async move {
-                one_call_each(&self.ghl, missing, |ghl, key| async move {
+            |missing, arrivals| async move {
+                one_call_each(&self.ghl, missing, arrivals, |ghl, key| async move {
                     let tasks = none_if_gone(ghl.list_tasks(&key.0).await)?;
                     Ok((key, Arc::new(tasks)))
                 })
@@ -343,8 +344,8 @@ impl Loader<GhlNotesKey> for UpstreamLoader {
             self.caches.stat("ghl_notes"),
             &self.caches.ghl_notes,
             keys,
-            |missing| async move {
-                one_call_each(&self.ghl, missing, |ghl, key| async move {
+            |missing, arrivals| async move {
+                one_call_each(&self.ghl, missing, arrivals, |ghl, key| async move {
                     let notes = none_if_gone(ghl.list_notes(&key.0).await)?;
                     Ok((key, Arc::new(notes)))
                 })
@@ -368,15 +369,15 @@ impl Loader<BaserowContactKey> for UpstreamLoader {
             self.caches.stat("baserow_contacts"),
             &self.caches.baserow_contacts,
             keys,
-            |missing| async move {
+            |missing, arrivals| async move {
                 let ids: Vec<i64> = missing.iter().map(|k| k.0).collect();
-                let rows: Vec<ContactRow> = self.baserow.rows_by_ids(Table::Contacts, &ids).await?;
-                let mut by_id: HashMap<i64, ContactRow> =
-                    rows.into_iter().map(|r| (r.id, r)).collect();
-                Ok(missing
-                    .into_iter()
-                    .map(|k| (k, by_id.remove(&k.0)))
-                    .collect())
+                let rows = self.baserow.rows_by_ids(Table::Contacts, &ids).await;
+                let loaded = rows.map_err(LoadError::from).map(|rows: Vec<ContactRow>| {
+                    let mut by_id: HashMap<i64, ContactRow> =
+                        rows.into_iter().map(|r| (r.id, r)).collect();
+                    missing.into_iter().map(move |k| (k, by_id.remove(&k.0)))
+                });
+                land_batch(arrivals, loaded).await
             },
         )
         .await
@@ -417,17 +418,19 @@ impl Loader<BaserowTasksKey> for UpstreamLoader {
             self.caches.stat("baserow_tasks"),
             &self.caches.baserow_tasks,
             keys,
-            |missing| async move {
+            |missing, arrivals| async move {
                 let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
                 let grouped =
                     children_by_parent(&self.baserow, Table::Tasks, &parents, |r: &TaskRow| {
                         r.contact.iter().map(|l| l.id).collect()
                     })
-                    .await?;
-                Ok(grouped
-                    .into_iter()
-                    .map(|(p, rows)| (BaserowTasksKey(p), Arc::new(rows)))
-                    .collect())
+                    .await;
+                let loaded = grouped.map(|grouped| {
+                    grouped
+                        .into_iter()
+                        .map(|(p, rows)| (BaserowTasksKey(p), Arc::new(rows)))
+                });
+                land_batch(arrivals, loaded).await
             },
         )
         .await
@@ -446,17 +449,19 @@ impl Loader<BaserowNotesKey> for UpstreamLoader {
             self.caches.stat("baserow_notes"),
             &self.caches.baserow_notes,
             keys,
-            |missing| async move {
+            |missing, arrivals| async move {
                 let parents: Vec<i64> = missing.iter().map(|k| k.0).collect();
                 let grouped =
                     children_by_parent(&self.baserow, Table::Notes, &parents, |r: &NoteRow| {
                         r.contact.iter().map(|l| l.id).collect()
                     })
-                    .await?;
-                Ok(grouped
-                    .into_iter()
-                    .map(|(p, rows)| (BaserowNotesKey(p), Arc::new(rows)))
-                    .collect())
+                    .await;
+                let loaded = grouped.map(|grouped| {
+                    grouped
+                        .into_iter()
+                        .map(|(p, rows)| (BaserowNotesKey(p), Arc::new(rows)))
+                });
+                land_batch(arrivals, loaded).await
             },
         )
         .await
@@ -483,8 +488,8 @@ impl Loader<GhlBusinessKey> for UpstreamLoader {
             self.caches.stat("ghl_businesses"),
             &self.caches.ghl_businesses,
             keys,
-            |missing| async move {
-                one_call_each(&self.ghl, missing, |ghl, key| async move {
+            |missing, arrivals| async move {
+                one_call_each(&self.ghl, missing, arrivals, |ghl, key| async move {
                     let business = ghl.get_business(&key.0).await?;
                     Ok((key, business))
                 })
@@ -508,16 +513,15 @@ impl Loader<BaserowBusinessKey> for UpstreamLoader {
             self.caches.stat("baserow_businesses"),
             &self.caches.baserow_businesses,
             keys,
-            |missing| async move {
+            |missing, arrivals| async move {
                 let ids: Vec<i64> = missing.iter().map(|k| k.0).collect();
-                let rows: Vec<BusinessRow> =
-                    self.baserow.rows_by_ids(Table::Businesses, &ids).await?;
-                let mut by_id: HashMap<i64, BusinessRow> =
-                    rows.into_iter().map(|r| (r.id, r)).collect();
-                Ok(missing
-                    .into_iter()
-                    .map(|k| (k, by_id.remove(&k.0)))
-                    .collect())
+                let rows = self.baserow.rows_by_ids(Table::Businesses, &ids).await;
+                let loaded = rows.map_err(LoadError::from).map(|rows: Vec<BusinessRow>| {
+                    let mut by_id: HashMap<i64, BusinessRow> =
+                        rows.into_iter().map(|r| (r.id, r)).collect();
+                    missing.into_iter().map(move |k| (k, by_id.remove(&k.0)))
+                });
+                land_batch(arrivals, loaded).await
             },
         )
         .await
@@ -613,8 +617,8 @@ impl Loader<GhlAppointmentsKey> for UpstreamLoader {
             self.caches.stat("ghl_appointments"),
             &self.caches.ghl_appointments,
             keys,
-            |missing| async move {
-                one_call_each(&self.ghl, missing, |ghl, key| async move {
+            |missing, arrivals| async move {
+                one_call_each(&self.ghl, missing, arrivals, |ghl, key| async move {
                     let events = ghl.list_appointments(&key.0).await?;
                     Ok((key, Arc::new(events)))
                 })
@@ -634,31 +638,47 @@ fn none_if_gone<T>(list: Result<Vec<T>, GhlError>) -> Result<Vec<T>, GhlError> {
     }
 }
 
+/// Lands a batch read in one call, or its failure.
+async fn land_batch<K, V>(
+    mut arrivals: Arrivals<K, V>,
+    loaded: Result<impl IntoIterator<Item = (K, V)>, LoadError>,
+) -> (Arrivals<K, V>, Result<(), LoadError>)
+where
+    K: Named + Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    match loaded {
+        Ok(loaded) => {
+            arrivals.land_all(loaded).await;
+            (arrivals, Ok(()))
+        }
+        Err(error) => (arrivals, Err(error)),
+    }
+}
+
 /// One GHL call per key (GHL reads these one at a time), each on a task of its own: a page's
 /// 50 or 100 calls build their requests and decode their answers on every core rather than one
-/// after another in the caller's task. Every call is waited for: when some fail, the first
-/// failure is the answer, with what the others loaded (see [`cached`]).
+/// after another in the caller's task. Each answer lands as it comes; every call is waited for,
+/// and when some fail the first failure is the outcome (see [`cached`]).
 async fn one_call_each<K, V, Fut>(
     ghl: &GhlClient,
     keys: Vec<K>,
+    mut arrivals: Arrivals<K, V>,
     call: impl Fn(GhlClient, K) -> Fut,
-) -> Result<HashMap<K, V>, Partial<K, V>>
+) -> (Arrivals<K, V>, Result<(), LoadError>)
 where
-    K: Eq + Hash + Send + 'static,
-    V: Send + 'static,
+    K: Named + Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(K, V), GhlError>> + Send + 'static,
 {
     let mut calls = tokio::task::JoinSet::new();
     for key in keys {
         calls.spawn(call(ghl.clone(), key).in_current_span());
     }
-    let mut found = HashMap::with_capacity(calls.len());
     let mut failure = None;
     while let Some(done) = calls.join_next().await {
         match done {
-            Ok(Ok((key, value))) => {
-                found.insert(key, value);
-            }
+            Ok(Ok((key, value))) => arrivals.land(key, value).await,
             Ok(Err(e)) => {
                 failure.get_or_insert(LoadError::from(e));
             }
@@ -670,13 +690,7 @@ where
             }
         }
     }
-    match failure {
-        None => Ok(found),
-        Some(error) => Err(Partial {
-            loaded: found,
-            error,
-        }),
-    }
+    (arrivals, failure.map_or(Ok(()), Err))
 }
 
 /// A failed store look-up, cheap to clone to every waiter of a batch.
@@ -818,8 +832,31 @@ impl Loaders {
                 self.caches.stats.record(K::CACHE, 1, 0);
                 return Ok(Some(value));
             }
+            // Sent for ahead by the page: wait for it to land rather than ask again. A key that
+            // landed without a value (its load failed) is asked for here, and meets its error.
+            if let Some(landing) = tier.landing(&key) {
+                let _ = landing.await;
+                if let Some(value) = tier.get_present(&key).await {
+                    self.caches.stats.record(K::CACHE, 1, 0);
+                    return Ok(Some(value));
+                }
+            }
             self.batched.load_one(key).await
         })
+    }
+
+    /// Marks the keys the caches lack and no load has in flight as sent for, and returns
+    /// them with their boardings: load them ([`Self::load_now`]) and drop the boardings after.
+    /// Meanwhile a field asking for one of them waits for it to land rather than ask again
+    /// ([`Self::load_one`]), and goes on as soon as its own key is in.
+    pub fn board<K>(&self, keys: impl IntoIterator<Item = K>) -> (Vec<K>, Vec<Boarding<K>>)
+    where
+        K: CachedKey,
+    {
+        let tier = K::tier(&self.caches);
+        keys.into_iter()
+            .filter_map(|key| Some((key.clone(), tier.board(key)?)))
+            .unzip()
     }
 
     pub fn load_many<K>(
