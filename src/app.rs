@@ -33,7 +33,11 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub gateway: Arc<Gateway>,
+    /// Runs HTTP requests; their limits are checked by the handler.
     pub schema: GatewaySchema,
+    pub limits: graphql::limits::Limits,
+    /// Runs subscriptions over WebSocket, with the limits as an extension.
+    pub websocket_schema: GatewaySchema,
     /// A token the playground pre-fills (demo only).
     pub playground_token: Option<String>,
     /// Verifies GHL webhook signatures; `None` when no public key is configured.
@@ -61,6 +65,8 @@ pub fn router(gateway: Arc<Gateway>, playground_token: Option<String>) -> Router
         .and_then(|key| GhlVerifier::new(key).ok());
     let state = AppState {
         schema: graphql::build(Some(gateway.clone())),
+        limits: graphql::limits(Some(&gateway)),
+        websocket_schema: graphql::build_for_websocket(gateway.clone()),
         gateway,
         playground_token,
         ghl_verifier,
@@ -271,7 +277,18 @@ async fn execute(
     if let Some(id) = &request_id {
         request = request.data(id.clone());
     }
-    let mut response = state.schema.execute(request).await;
+    let mut response = match state.limits.check_request(&mut request) {
+        Ok(()) => state.schema.execute(request).await,
+        Err(refused) => async_graphql::Response::from_errors(vec![refused]),
+    };
+    if !response.errors.is_empty() {
+        // async-graphql's own depth and complexity refusals, with their codes.
+        let limits = &state.limits;
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|e| limits.recode(e))
+            .collect();
+    }
     if let Some(id) = &request_id {
         ops::correlation::correlate(&mut response, id);
     }
@@ -313,7 +330,7 @@ async fn graphql_get(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let auth = state.gateway.auth.clone();
-            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
+            GraphQLWebSocket::new(socket, state.websocket_schema.clone(), protocol)
                 // Browsers cannot set headers on a WebSocket: the token travels in the
                 // `connection_init` payload as `{"Authorization": "Bearer <token>"}`.
                 .on_connection_init(move |payload| async move {

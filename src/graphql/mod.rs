@@ -50,25 +50,27 @@ pub const MAX_DEPTH: usize = 12;
 /// Largest query complexity accepted.
 pub const MAX_COMPLEXITY: usize = 2_000;
 
-/// The schema with its limits; `gateway` is absent only when printing the SDL.
+/// The request limits the gateway applies, from its `[server]` settings.
+pub fn limits(gateway: Option<&Gateway>) -> limits::Limits {
+    let server = gateway.map(|g| g.config.server.clone()).unwrap_or_default();
+    limits::Limits {
+        max_aliases: server.max_aliases,
+        introspection: server.introspection || gateway.is_none(),
+        max_depth: MAX_DEPTH,
+        max_complexity: MAX_COMPLEXITY,
+    }
+}
+
+/// The schema for HTTP requests, whose handler applies [`limits`] itself; `gateway` is absent
+/// only when printing the SDL.
 pub fn build(gateway: Option<Arc<Gateway>>) -> GatewaySchema {
-    let server = gateway
-        .as_ref()
-        .map(|g| g.config.server.clone())
-        .unwrap_or_default();
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
         subscription::Subscription,
     )
     .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
-    .extension(limits::Limits {
-        max_aliases: server.max_aliases,
-        introspection: server.introspection || gateway.is_none(),
-        max_depth: MAX_DEPTH,
-        max_complexity: MAX_COMPLEXITY,
-    });
+    .limit_complexity(MAX_COMPLEXITY);
     if let Some(gateway) = gateway {
         if !gateway.config.server.introspection {
             builder = builder.disable_introspection();
@@ -76,6 +78,22 @@ pub fn build(gateway: Option<Arc<Gateway>>) -> GatewaySchema {
         builder = builder.data(gateway);
     }
     builder.finish()
+}
+
+/// The schema for WebSocket subscriptions: [`build`]'s, with [`limits`] as an extension.
+pub fn build_for_websocket(gateway: Arc<Gateway>) -> GatewaySchema {
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .extension(limits(Some(&gateway)));
+    if !gateway.config.server.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.data(gateway).finish()
 }
 
 /// The SDL that `schema.graphql` holds and `ghl-baserow-gateway schema` prints.

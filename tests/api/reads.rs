@@ -161,7 +161,11 @@ async fn a_query_deeper_than_the_limit_is_refused() {
         body["errors"][0]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("nested too deep"),
+            .contains("nested too deep (more than 12 levels)"),
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_TOO_DEEP",
         "{body}"
     );
 }

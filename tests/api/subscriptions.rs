@@ -81,3 +81,33 @@ async fn a_socket_without_a_token_is_refused() {
         "no ack without a token: {first:?}"
     );
 }
+
+#[tokio::test]
+async fn a_subscription_over_the_alias_limit_is_refused_with_its_code() {
+    let app = spawn_app().await;
+    let mut socket = connect(&app, Some(&app.token)).await;
+    assert_eq!(
+        next_json(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+    let limit = app.gateway.config.server.max_aliases;
+    let fields: Vec<String> = (0..=limit).map(|i| format!("a{i}: kind")).collect();
+    let query = format!(
+        "subscription {{ contactChanged {{ {} }} }}",
+        fields.join(" ")
+    );
+    socket
+        .send(Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": query}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    // Refused before it runs: one answer with no data and the limit's code.
+    let message = next_json(&mut socket).await.expect("an answer");
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(message["payload"]["data"], Value::Null, "{message}");
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "TOO_MANY_ALIASES",
+        "{message}"
+    );
+}
