@@ -567,7 +567,15 @@ pub fn send_lists(gateway: &Arc<Gateway>, keys: &ListKeys) {
             warm(loader, ghl_notes),
         );
     };
-    tokio::spawn(lists.in_current_span());
+    // Polled once here, so the requests leave before the caller goes on: a task spawned from a
+    // worker waits in that worker's LIFO slot, which no other worker steals, until the caller
+    // yields, and the caller has the page's records and links to settle first. The runtime
+    // polls it again when it starts it, with its own waker.
+    let mut lists = Box::pin(lists.in_current_span());
+    let mut first = std::task::Context::from_waker(std::task::Waker::noop());
+    if lists.as_mut().poll(&mut first).is_pending() {
+        tokio::spawn(lists);
+    }
 }
 
 /// Sends for the task and note lists of a page of contacts together, one batch per list and
