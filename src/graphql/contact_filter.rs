@@ -274,8 +274,9 @@ pub async fn connection(
         }
         members
     };
-    let (remembered, listing) =
-        futures::join!(Box::pin(recall), Box::pin(matches(gateway, conditions)));
+    let ahead = after.is_none().then_some(Ahead { wanted, first });
+    let listing = matches(gateway, conditions, ahead);
+    let (remembered, listing) = futures::join!(Box::pin(recall), Box::pin(listing));
     let (found, fresh) = listing?;
     // A listing just read that fits on this page: every contact it names is on the page, and
     // each system's listing names the keys of its child lists, so those not sent for already
@@ -402,6 +403,14 @@ pub async fn page_of(
     Ok(connection)
 }
 
+/// A first page: the child lists its contacts' fields will ask for, and how many contacts it
+/// holds.
+#[derive(Clone, Copy)]
+struct Ahead {
+    wanted: super::children::Wanted,
+    first: usize,
+}
+
 /// A listing just read: what [`settle`] needs to cache it.
 struct Fresh {
     key: ContactListKey,
@@ -413,8 +422,9 @@ struct Fresh {
 /// its TTL ends or the journal publishes a contact or business change. A listing just read
 /// comes with its [`Fresh`], and is of use once [`settle`] has run.
 async fn matches(
-    gateway: &Gateway,
+    gateway: &Arc<Gateway>,
     conditions: &Conditions,
+    ahead: Option<Ahead>,
 ) -> Result<(Arc<ContactMatches>, Option<Fresh>)> {
     let lists = &gateway.caches.contact_lists;
     lists.watch(&gateway.changes);
@@ -426,11 +436,32 @@ async fn matches(
     gateway.caches.stats.record("contact_lists", 0, 1);
     let generation = lists.generation();
     let epoch = gateway.caches.bus.epoch();
-    let (ghl, baserow) = futures::try_join!(
-        ghl_matches(gateway, conditions),
-        baserow_matches(gateway, conditions),
-    )
-    .map_err(|e| errors::upstream(&e))?;
+    // Each system's listing names the keys of its own child lists: when it could fill the
+    // page alone, they leave as soon as it is in, not when the other system's is too.
+    let early = |listed: usize| ahead.filter(|a| listed <= a.first);
+    let ghl = async {
+        let found = ghl_matches(gateway, conditions).await?;
+        // Under `mirror` a contact's GHL lists are asked for only when Baserow lacks the
+        // contact, which only both listings together tell.
+        let read = &gateway.config.read;
+        let live = read.tasks == ReadPolicy::Live && read.notes == ReadPolicy::Live;
+        if let Some(a) = early(found.len()).filter(|_| live) {
+            let contacts = found.iter().map(|c| (Some(c.id.as_str()), None));
+            send_lists(gateway, &ListKeys::of(gateway, a.wanted, contacts));
+        }
+        Ok(found)
+    };
+    let baserow = async {
+        let found = baserow_matches(gateway, conditions).await?;
+        if let Some(a) = early(found.len()) {
+            let contacts = found
+                .iter()
+                .map(|r| (merge::present(r.ghl_id.as_deref()), Some(r.id)));
+            send_lists(gateway, &ListKeys::of(gateway, a.wanted, contacts));
+        }
+        Ok(found)
+    };
+    let (ghl, baserow) = futures::try_join!(ghl, baserow).map_err(|e| errors::upstream(&e))?;
     let found = Arc::new(ContactMatches {
         ghl,
         baserow,

@@ -517,3 +517,37 @@ async fn a_task_list_ghl_cannot_serve_fails_that_contacts_tasks_alone() {
         .map(|(_, n)| n);
     assert_eq!(list_tasks, Some(6 + 2 * attempts));
 }
+
+#[tokio::test]
+async fn under_mirror_a_first_read_asks_ghl_for_no_task_or_note_list() {
+    use ghl_baserow_gateway::config::ReadPolicy;
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.read.tasks = ReadPolicy::Mirror;
+        c.read.notes = ReadPolicy::Mirror;
+    })
+    .await;
+    let id = business_id(&app, "Northwind Traders").await;
+    let business = ids::decode(EntityKind::Business, &ID(id.clone())).unwrap();
+    // Nothing remembered: the lists are sent for as the listings come in.
+    app.gateway
+        .store
+        .set_business_members(business, &[])
+        .await
+        .unwrap();
+    app.gateway.caches.invalidate_all();
+    app.gateway.calls.reset();
+    let data = app.graphql(NESTED, json!({"id": id})).await;
+    let edges = data["business"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 7, "{data}");
+    for edge in edges {
+        assert_eq!(edge["node"]["tasks"].as_array().unwrap().len(), 2, "{data}");
+        assert_eq!(edge["node"]["notes"].as_array().unwrap().len(), 2, "{data}");
+    }
+    // Baserow holds every contact's tasks and notes: one listing each, and nothing from GHL
+    // but the business and its contact listing.
+    assert_eq!(
+        list_calls(&app),
+        vec![("baserow.rowsByLink".to_string(), 2)]
+    );
+    assert_eq!(app.gateway.calls.total("ghl"), 2, "{:?}", calls(&app));
+}
