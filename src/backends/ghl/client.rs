@@ -206,7 +206,7 @@ impl GhlClient {
         }
     }
 
-    async fn execute(&self, call: Call) -> Result<Vec<u8>, Failure> {
+    async fn execute(&self, call: Call) -> Result<bytes::Bytes, Failure> {
         let url = self.base_url.join(&call.path).map_err(|e| Failure {
             error: GhlError::Protocol(format!("bad path {}: {e}", call.path)),
             repeated: false,
@@ -232,14 +232,14 @@ impl GhlClient {
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let headers = response.headers().clone();
+                    let headers = response.headers();
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         drop(slot);
-                        if daily_spent(&headers) {
-                            self.budget.rate_limited(&headers);
+                        if daily_spent(headers) {
+                            self.budget.rate_limited(headers);
                             return Err(fail(GhlError::RateLimited { daily: true }, sent));
                         }
-                        let wait = self.budget.rate_limited(&headers);
+                        let wait = self.budget.rate_limited(headers);
                         tracing::warn!(operation = call.operation, ?wait, "GHL answered 429");
                         if rate_retries < RATE_LIMIT_RETRIES {
                             // Refused before processing: repeating is safe for every method.
@@ -248,11 +248,12 @@ impl GhlClient {
                         }
                         return Err(fail(GhlError::RateLimited { daily: false }, sent));
                     }
-                    slot.observe(&headers);
+                    slot.observe(headers);
+                    let daily = daily_spent(headers);
                     match response.bytes().await {
-                        Ok(bytes) if status.is_success() => return Ok(bytes.to_vec()),
+                        Ok(bytes) if status.is_success() => return Ok(bytes),
                         Ok(bytes) => {
-                            let e = error::classify(status, &bytes, daily_spent(&headers));
+                            let e = error::classify(status, &bytes, daily);
                             if status == StatusCode::UNAUTHORIZED
                                 && matches!(e, GhlError::Auth(_))
                                 && !refreshed
