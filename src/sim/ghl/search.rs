@@ -29,10 +29,12 @@ pub fn router() -> Router<Arc<SimState>> {
 }
 
 /// Contacts of the caller's location that search can currently see.
-fn visible(st: &SimState, p: &Principal) -> Vec<Doc> {
-    let mut docs = lock(&st.store).index.visible();
-    docs.retain(|d| str_field(d, "locationId") == Some(p.location_id.as_str()));
-    docs
+/// The documents of the caller's location search can see now that meet `keep`.
+fn visible(st: &SimState, p: &Principal, keep: impl Fn(&Doc) -> bool) -> Vec<Doc> {
+    let location = Some(p.location_id.as_str());
+    lock(&st.store)
+        .index
+        .visible(|d| str_field(d, "locationId") == location && keep(d))
 }
 
 /// Free-text match over names, email, phone and company, case-insensitive.
@@ -171,11 +173,12 @@ async fn search(
     let keys = parse_sort(&input)?;
     let query = str_field(&input, "query").unwrap_or("").to_owned();
 
-    let mut hits: Vec<(Vec<Value>, Doc)> = visible(&st, &p)
-        .into_iter()
-        .filter(|d| matches_query(d, &query) && filters.iter().all(|f| f.matches(d)))
-        .map(|d| (sort_values(&d, &keys), d))
-        .collect();
+    let mut hits: Vec<(Vec<Value>, Doc)> = visible(&st, &p, |d| {
+        matches_query(d, &query) && filters.iter().all(|f| f.matches(d))
+    })
+    .into_iter()
+    .map(|d| (sort_values(&d, &keys), d))
+    .collect();
     hits.sort_by(|a, b| cmp_keys(&a.0, &b.0, &keys));
     let total = hits.len();
     let window: Vec<(Vec<Value>, Doc)> = match search_after {
@@ -228,9 +231,8 @@ async fn list_contacts_deprecated(
         field: "dateAdded".into(),
         desc: false,
     }];
-    let mut hits: Vec<(Vec<Value>, Doc)> = visible(&st, &p)
+    let mut hits: Vec<(Vec<Value>, Doc)> = visible(&st, &p, |d| matches_query(d, &query))
         .into_iter()
-        .filter(|d| matches_query(d, &query))
         .map(|d| (sort_values(&d, &keys), d))
         .collect();
     hits.sort_by(|a, b| cmp_keys(&a.0, &b.0, &keys));
@@ -284,13 +286,12 @@ async fn contacts_by_business(
         field: "dateAdded".into(),
         desc: false,
     }];
-    let mut hits: Vec<(Vec<Value>, Doc)> = visible(&st, &p)
-        .into_iter()
-        .filter(|d| {
-            str_field(d, "businessId") == Some(business_id.as_str()) && matches_query(d, &query)
-        })
-        .map(|d| (sort_values(&d, &keys), d))
-        .collect();
+    let mut hits: Vec<(Vec<Value>, Doc)> = visible(&st, &p, |d| {
+        str_field(d, "businessId") == Some(business_id.as_str()) && matches_query(d, &query)
+    })
+    .into_iter()
+    .map(|d| (sort_values(&d, &keys), d))
+    .collect();
     hits.sort_by(|a, b| cmp_keys(&a.0, &b.0, &keys));
     let count = hits.len();
     let contacts: Vec<Value> = hits

@@ -187,15 +187,15 @@ impl SearchIndex {
         }
     }
 
-    /// The documents search can see now.
-    pub fn visible(&mut self) -> Vec<Doc> {
+    /// Copies of the documents search can see now that meet `keep`.
+    pub fn visible(&mut self, keep: impl Fn(&Doc) -> bool) -> Vec<Doc> {
         let now = Instant::now();
         while self.pending.front().is_some_and(|(due, _, _)| *due <= now) {
             if let Some((_, id, doc)) = self.pending.pop_front() {
                 self.apply(id, doc);
             }
         }
-        self.docs.values().cloned().collect()
+        self.docs.values().filter(|d| keep(d)).cloned().collect()
     }
 }
 
