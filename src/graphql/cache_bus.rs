@@ -25,11 +25,9 @@ use std::{
 };
 
 use futures::future::{FutureExt as _, Shared};
-use tokio::sync::oneshot;
-
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::store::Replicas;

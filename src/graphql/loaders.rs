@@ -370,18 +370,39 @@ impl Loader<BaserowContactKey> for UpstreamLoader {
             &self.caches.baserow_contacts,
             keys,
             |missing, arrivals| async move {
-                let ids: Vec<i64> = missing.iter().map(|k| k.0).collect();
-                let rows = self.baserow.rows_by_ids(Table::Contacts, &ids).await;
-                let loaded = rows.map_err(LoadError::from).map(|rows: Vec<ContactRow>| {
-                    let mut by_id: HashMap<i64, ContactRow> =
-                        rows.into_iter().map(|r| (r.id, r)).collect();
-                    missing.into_iter().map(move |k| (k, by_id.remove(&k.0)))
-                });
-                land_batch(arrivals, loaded).await
+                let loaded = rows_by_key(
+                    &self.baserow,
+                    Table::Contacts,
+                    missing,
+                    |k| k.0,
+                    |r: &ContactRow| r.id,
+                );
+                land_batch(arrivals, loaded.await).await
             },
         )
         .await
     }
+}
+
+/// The rows `missing` names by id, in one filtered listing (per 50 ids): each key with its row,
+/// `None` where Baserow holds none.
+async fn rows_by_key<K, R: serde::de::DeserializeOwned>(
+    client: &BaserowClient,
+    table: Table,
+    missing: Vec<K>,
+    id_of: impl Fn(&K) -> i64,
+    row_id: impl Fn(&R) -> i64,
+) -> Result<Vec<(K, Option<R>)>, LoadError> {
+    let ids: Vec<i64> = missing.iter().map(&id_of).collect();
+    let rows: Vec<R> = client.rows_by_ids(table, &ids).await?;
+    let mut by_id: HashMap<i64, R> = rows.into_iter().map(|r| (row_id(&r), r)).collect();
+    Ok(missing
+        .into_iter()
+        .map(|k| {
+            let row = by_id.remove(&id_of(&k));
+            (k, row)
+        })
+        .collect())
 }
 
 /// Children of many parent rows in one filtered listing, grouped by parent.
@@ -514,14 +535,14 @@ impl Loader<BaserowBusinessKey> for UpstreamLoader {
             &self.caches.baserow_businesses,
             keys,
             |missing, arrivals| async move {
-                let ids: Vec<i64> = missing.iter().map(|k| k.0).collect();
-                let rows = self.baserow.rows_by_ids(Table::Businesses, &ids).await;
-                let loaded = rows.map_err(LoadError::from).map(|rows: Vec<BusinessRow>| {
-                    let mut by_id: HashMap<i64, BusinessRow> =
-                        rows.into_iter().map(|r| (r.id, r)).collect();
-                    missing.into_iter().map(move |k| (k, by_id.remove(&k.0)))
-                });
-                land_batch(arrivals, loaded).await
+                let loaded = rows_by_key(
+                    &self.baserow,
+                    Table::Businesses,
+                    missing,
+                    |k| k.0,
+                    |r: &BusinessRow| r.id,
+                );
+                land_batch(arrivals, loaded.await).await
             },
         )
         .await

@@ -21,7 +21,7 @@ mod sync_mutation;
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, Schema};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::state::Gateway;
 
@@ -64,6 +64,19 @@ pub fn limits(gateway: Option<&Gateway>) -> limits::Limits {
 /// The schema for HTTP requests, whose handler applies [`limits`] itself; `gateway` is absent
 /// only when printing the SDL.
 pub fn build(gateway: Option<Arc<Gateway>>) -> GatewaySchema {
+    builder(gateway).finish()
+}
+
+/// The schema for WebSocket subscriptions: [`build`]'s, with [`limits`] as an extension.
+pub fn build_for_websocket(gateway: Arc<Gateway>) -> GatewaySchema {
+    let limits = limits(Some(&gateway));
+    builder(Some(gateway)).extension(limits).finish()
+}
+
+/// The schema's types, depth and complexity limits, introspection setting and gateway.
+fn builder(
+    gateway: Option<Arc<Gateway>>,
+) -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
@@ -77,23 +90,7 @@ pub fn build(gateway: Option<Arc<Gateway>>) -> GatewaySchema {
         }
         builder = builder.data(gateway);
     }
-    builder.finish()
-}
-
-/// The schema for WebSocket subscriptions: [`build`]'s, with [`limits`] as an extension.
-pub fn build_for_websocket(gateway: Arc<Gateway>) -> GatewaySchema {
-    let mut builder = Schema::build(
-        Query::default(),
-        Mutation::default(),
-        subscription::Subscription,
-    )
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
-    .extension(limits(Some(&gateway)));
-    if !gateway.config.server.introspection {
-        builder = builder.disable_introspection();
-    }
-    builder.data(gateway).finish()
+    builder
 }
 
 /// The SDL that `schema.graphql` holds and `ghl-baserow-gateway schema` prints.

@@ -28,8 +28,7 @@ pub fn router() -> Router<Arc<SimState>> {
         .route("/contacts/business/{businessId}", get(contacts_by_business))
 }
 
-/// Contacts of the caller's location that search can currently see.
-/// The documents of the caller's location search can see now that meet `keep`.
+/// The contacts of the caller's location that search can see now and that meet `keep`.
 fn visible(st: &SimState, p: &Principal, keep: impl Fn(&Doc) -> bool) -> Vec<Doc> {
     let location = Some(p.location_id.as_str());
     lock(&st.store)
