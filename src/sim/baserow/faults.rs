@@ -22,7 +22,7 @@ use super::errors::{ApiError, parse_body};
 /// Faults applied to every API request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BaserowFaults {
-    /// Added before each response.
+    /// Added to each request, half before it is served and half after (a network's round trip).
     pub latency: Duration,
     /// Share of requests answered with the server's HTML 500 page.
     pub error_rate: f64,
@@ -162,14 +162,14 @@ pub async fn gate(State(app): State<SharedApp>, request: Request, next: Next) ->
     app.gate.in_flight.fetch_add(1, Ordering::SeqCst);
     let _guard = InFlight(&app.gate.in_flight);
     let (latency, verdict) = app.gate.verdict();
-    if !latency.is_zero() {
-        crate::sim::delay(latency).await;
-    }
-    match verdict {
-        Verdict::Pass => next.run(request).await,
-        Verdict::Fail => ApiError::Html500.into_response(),
-        Verdict::Hang => std::future::pending::<Response>().await,
-    }
+    crate::sim::across_network(latency, async {
+        match verdict {
+            Verdict::Pass => next.run(request).await,
+            Verdict::Fail => ApiError::Html500.into_response(),
+            Verdict::Hang => std::future::pending::<Response>().await,
+        }
+    })
+    .await
 }
 
 pub fn control_router() -> Router<SharedApp> {

@@ -158,18 +158,18 @@ pub async fn gate(State(st): State<Arc<SimState>>, mut req: Request, next: Next)
         let mut dice = lock(&st.dice);
         (dice.faults.latency, dice.request_fate(req.uri().path()))
     };
-    if !latency.is_zero() {
-        crate::sim::delay(latency).await;
-    }
-    let mut resp = match fate {
-        RequestFate::Serve => next.run(req).await,
-        RequestFate::Fail(kind) => GhlError::Injected(kind).into_response(),
-        RequestFate::Hang => {
-            let mut rx = st.shutdown.clone();
-            let _ = rx.wait_for(|stopping| *stopping).await;
-            GhlError::Injected(InjectedError::UnavailableJson).into_response()
+    let mut resp = crate::sim::across_network(latency, async {
+        match fate {
+            RequestFate::Serve => next.run(req).await,
+            RequestFate::Fail(kind) => GhlError::Injected(kind).into_response(),
+            RequestFate::Hang => {
+                let mut rx = st.shutdown.clone();
+                let _ = rx.wait_for(|stopping| *stopping).await;
+                GhlError::Injected(InjectedError::UnavailableJson).into_response()
+            }
         }
-    };
+    })
+    .await;
     if let Some(v) = verdict {
         v.apply(resp.headers_mut());
     }

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 /// What the simulator should break, and how often.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GhlFaults {
-    /// Added to every API request before it is answered.
+    /// Added to every API request, half before the handler runs and half after (a network's
+    /// round trip).
     pub latency: Duration,
     /// Share (0..=1) of API requests answered with a 5xx before the handler runs.
     pub error_rate: f64,
