@@ -94,6 +94,8 @@ pub(super) struct Rig {
     pub token: String,
     pub url: String,
     stop: tokio::sync::oneshot::Sender<()>,
+    /// Kept for the simulators' servers, which run on it.
+    _sims: SimRuntime,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     scratch: PathBuf,
 }
@@ -124,8 +126,24 @@ impl Rig {
             daily_max: 1 << 40,
             ..GhlSimConfig::default()
         };
-        let ghl = GhlSim::start(loopback, ghl_config.with_generated_tokens()).await?;
-        let baserow = BaserowSim::start(loopback, BaserowSimConfig::default()).await?;
+        // The simulators stand for remote servers: they serve from threads of their own, which
+        // the OS shares the cores with as it would with another process, rather than as tasks
+        // queued in the gateway's runtime behind the work they are measuring.
+        let sims = SimRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("simulators")
+                .enable_all()
+                .build()?,
+        ));
+        let ghl = sims
+            .handle()
+            .spawn(GhlSim::start(loopback, ghl_config.with_generated_tokens()))
+            .await??;
+        let baserow = sims
+            .handle()
+            .spawn(BaserowSim::start(loopback, BaserowSimConfig::default()))
+            .await??;
         let provisioned = provision::provision(&provision::ProvisionRequest {
             base_url: baserow.base_url().parse()?,
             email: "admin@example.com".into(),
@@ -171,6 +189,7 @@ impl Rig {
         Ok(Rig {
             ghl,
             baserow,
+            _sims: sims,
             gateway,
             token,
             url,
@@ -212,6 +231,24 @@ impl Rig {
         self.ghl.shutdown().await;
         self.baserow.shutdown().await;
         let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// The simulators' own runtime, shut down without blocking when dropped (a runtime dropped
+/// inside another one's task would panic).
+struct SimRuntime(Option<tokio::runtime::Runtime>);
+
+impl SimRuntime {
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("running until dropped").handle()
+    }
+}
+
+impl Drop for SimRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
