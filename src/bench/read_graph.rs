@@ -20,6 +20,9 @@
 //!   listing before it asks for the lists (two round trips); it is measured too. Latency is
 //!   taken when the answer's last byte is in, before the bench client decodes it.
 //!
+//! The simulators stand for remote servers: they run on a runtime of their own, and each adds
+//! its 20 ms as a network would, half before its handler runs and half after.
+//!
 //! The helpers here (a gateway over both simulators, the load loop) are shared with W1.
 
 use std::net::SocketAddr;
