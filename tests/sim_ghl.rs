@@ -1095,6 +1095,42 @@ async fn an_injected_latency_delays_every_answer_by_at_least_that_much() {
     }
 }
 
+/// The latency is a network's: the request reaches the server after half of it, and the answer
+/// travels back for the other half, so a write has landed well before its answer arrives.
+#[tokio::test]
+async fn an_injected_latency_lands_a_write_halfway_and_answers_after_all_of_it() {
+    let sim = sim().await;
+    let latency = Duration::from_millis(1_000);
+    sim.set_faults(GhlFaults {
+        latency,
+        ..GhlFaults::default()
+    });
+    let answered = std::sync::atomic::AtomicBool::new(false);
+    let sent = std::time::Instant::now();
+    let create = async {
+        let contact = create_contact(&sim, json!({"email": "halfway@example.com"})).await;
+        answered.store(true, std::sync::atomic::Ordering::SeqCst);
+        (contact, sent.elapsed())
+    };
+    let look = async {
+        // Half the latency in, plus a wide margin for a busy machine.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let stored = sim
+            .contacts()
+            .iter()
+            .any(|c| c["email"] == "halfway@example.com");
+        (stored, answered.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    let ((contact, took), (stored, answered_by_then)) = tokio::join!(create, look);
+    assert_eq!(contact["email"], "halfway@example.com");
+    assert!(
+        stored,
+        "the contact was not stored 800 ms into a 1 s latency"
+    );
+    assert!(!answered_by_then, "answered before the latency had passed");
+    assert!(took >= latency, "answered after {took:?}");
+}
+
 #[tokio::test]
 async fn a_failing_path_answers_500_every_time_while_other_paths_answer() {
     let sim = sim().await;
